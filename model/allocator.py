@@ -1,0 +1,120 @@
+"""The model as one object: a booted zone plus the three operations of the wire protocol.
+
+Each operation validates its arguments first and raises :class:`RequestError` before touching
+anything, so a refused request leaves the state unchanged.  Each successful operation returns
+the :class:`Transition` record of what it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .boot import boot
+from .config import ZoneConfig
+from .drain import drain_pages
+from .errors import RequestError
+from .free import free_hot_cold_page, free_pages_ok
+from .record import Transition
+from .rmqueue import buffered_rmqueue
+from .types import Gfp, gfpflags_to_migratetype, parse_gfp
+from .zone import Zone
+
+
+@dataclass(eq=False)
+class Allocator:
+    """Linux 4.3's zone allocator for one zone, driven like the protocol drives it.
+
+    ``alloc`` is ``buffered_rmqueue()`` (the caller's gfp mapped to a migratetype as
+    ``gfpflags_to_migratetype()`` does); ``free`` is ``__free_pages()`` (order 0 through
+    ``free_hot_cold_page()``, hot unless ``cold``; higher orders through
+    ``__free_pages_ok()``); ``drain`` is ``drain_pages()``.
+    """
+
+    config: ZoneConfig
+    zone: Zone = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zone = boot(self.config)
+
+    # -- validation -------------------------------------------------------------------
+
+    def _check_cpu(self, cpu: object) -> int:
+        if isinstance(cpu, bool) or not isinstance(cpu, int):
+            raise RequestError(f"cpu must be an integer (got {cpu!r})")
+        if not 0 <= cpu < self.config.cpus:
+            raise RequestError(
+                f"cpu {cpu} is out of range: the zone has cpus 0..{self.config.cpus - 1}"
+            )
+        return cpu
+
+    def _check_order(self, order: object) -> int:
+        if isinstance(order, bool) or not isinstance(order, int):
+            raise RequestError(f"order must be an integer (got {order!r})")
+        if not 0 <= order < self.config.max_order:
+            raise RequestError(
+                f"order {order} is out of range: orders run 0..max_order-1 = "
+                f"0..{self.config.max_order - 1}"
+            )
+        return order
+
+    # -- operations -------------------------------------------------------------------
+
+    def alloc(self, cpu: int, order: int, gfp: Sequence[str] | int = ("GFP_KERNEL",)) -> Transition:
+        """Allocate a block of ``2^order`` pages; ``rec.pfn`` is it, or None on failure."""
+        cpu = self._check_cpu(cpu)
+        order = self._check_order(order)
+        mask = Gfp(gfp) if isinstance(gfp, int) else parse_gfp(tuple(gfp))
+        mt = gfpflags_to_migratetype(mask, self.config.mobility_grouping)
+        rec = Transition("alloc", cpu, order, mt, bool(mask & Gfp.COLD))
+        pfn = buffered_rmqueue(self.zone, rec, cpu, order, mask, mt)
+        if pfn is not None:
+            self.zone.alloc_order[pfn - self.zone.zone_start_pfn] = order
+        rec.pfn = pfn
+        return rec
+
+    def check_free(self, cpu: int, pfn: int, order: int) -> None:
+        """Raise RequestError unless ``pfn`` is a block this allocator gave out at ``order``."""
+        self._check_cpu(cpu)
+        self._check_order(order)
+        if isinstance(pfn, bool) or not isinstance(pfn, int):
+            raise RequestError(f"pfn must be an integer (got {pfn!r})")
+        zone = self.zone
+        if not zone.zone_spans_pfn(pfn):
+            raise RequestError(
+                f"pfn {pfn} is outside the zone (pfns {zone.zone_start_pfn}..{zone.end_pfn - 1})"
+            )
+        held = zone.alloc_order[pfn - zone.zone_start_pfn]
+        if held < 0:
+            raise RequestError(f"pfn {pfn} is not an allocated block: it cannot be freed")
+        if held != order:
+            raise RequestError(
+                f"pfn {pfn} was allocated with order {held}, not order {order}: free it with "
+                "the order it was allocated with"
+            )
+
+    def free(self, cpu: int, pfn: int, order: int, cold: bool = False) -> Transition:
+        """Free a block ``alloc`` gave out, with the same order (``__free_pages()``)."""
+        self.check_free(cpu, pfn, order)
+        if not isinstance(cold, bool):
+            raise RequestError(f"cold must be true or false (got {cold!r})")
+        zone = self.zone
+        zone.alloc_order[pfn - zone.zone_start_pfn] = -1
+        rec = Transition("free", cpu, order, -1, cold, pfn)
+        if order == 0:
+            free_hot_cold_page(zone, rec, cpu, pfn, cold)
+        else:
+            free_pages_ok(zone, rec, pfn, order)
+        return rec
+
+    def drain(self, cpu: int) -> Transition:
+        """Empty one CPU's pcp lists back to the buddy lists (``drain_pages()``)."""
+        cpu = self._check_cpu(cpu)
+        rec = Transition("drain", cpu, 0)
+        drain_pages(self.zone, rec, cpu)
+        return rec
+
+    def allocated_blocks(self) -> list[tuple[int, int]]:
+        """(pfn, order) of every block in the user's hands: O(zone), for reports and tests."""
+        start = self.zone.zone_start_pfn
+        return [(i + start, o) for i, o in enumerate(self.zone.alloc_order) if o >= 0]
