@@ -33,6 +33,11 @@ class Allocator:
 
     config: ZoneConfig
     zone: Zone = field(init=False)
+    # gfp argument -> (mask, migratetype, cold): decoding names is the slowest part of a
+    # pcp hit otherwise.  Per instance, so two allocators never share state.
+    _gfp_cache: dict[object, tuple[int, int, bool]] = field(
+        init=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.zone = boot(self.config)
@@ -62,16 +67,31 @@ class Allocator:
 
     def alloc(self, cpu: int, order: int, gfp: Sequence[str] | int = ("GFP_KERNEL",)) -> Transition:
         """Allocate a block of ``2^order`` pages; ``rec.pfn`` is it, or None on failure."""
-        cpu = self._check_cpu(cpu)
-        order = self._check_order(order)
-        mask = Gfp(gfp) if isinstance(gfp, int) else parse_gfp(tuple(gfp))
-        mt = gfpflags_to_migratetype(mask, self.config.mobility_grouping)
-        rec = Transition("alloc", cpu, order, mt, bool(mask & Gfp.COLD))
+        if type(cpu) is not int or not 0 <= cpu < self.config.cpus:
+            cpu = self._check_cpu(cpu)
+        if type(order) is not int or not 0 <= order < self.config.max_order:
+            order = self._check_order(order)
+        key: object = gfp if type(gfp) is tuple or isinstance(gfp, int) else tuple(gfp)
+        try:
+            mask, mt, cold = self._gfp_cache[key]
+        except (KeyError, TypeError):
+            mask, mt, cold = self._gfp_decode(gfp)
+            if len(self._gfp_cache) < 4096:
+                self._gfp_cache[key] = (mask, mt, cold)
+        rec = Transition("alloc", cpu, order, mt, cold)
         pfn = buffered_rmqueue(self.zone, rec, cpu, order, mask, mt)
         if pfn is not None:
             self.zone.alloc_order[pfn - self.zone.zone_start_pfn] = order
         rec.pfn = pfn
         return rec
+
+    def _gfp_decode(self, gfp: Sequence[str] | int) -> tuple[int, int, bool]:
+        """(mask, migratetype, cold) of a gfp argument; raises RequestError when invalid."""
+        if isinstance(gfp, str):
+            gfp = (gfp,)
+        mask = Gfp(gfp) if isinstance(gfp, int) else parse_gfp(tuple(gfp))
+        mt = gfpflags_to_migratetype(mask, self.config.mobility_grouping)
+        return int(mask), mt, bool(mask & Gfp.COLD)
 
     def check_free(self, cpu: int, pfn: int, order: int) -> None:
         """Raise RequestError unless ``pfn`` is a block this allocator gave out at ``order``."""
@@ -95,11 +115,20 @@ class Allocator:
 
     def free(self, cpu: int, pfn: int, order: int, cold: bool = False) -> Transition:
         """Free a block ``alloc`` gave out, with the same order (``__free_pages()``)."""
-        self.check_free(cpu, pfn, order)
-        if not isinstance(cold, bool):
-            raise RequestError(f"cold must be true or false (got {cold!r})")
         zone = self.zone
-        zone.alloc_order[pfn - zone.zone_start_pfn] = -1
+        idx = pfn - zone.zone_start_pfn if type(pfn) is int else -1
+        if not (
+            type(cpu) is int
+            and 0 <= cpu < self.config.cpus
+            and 0 <= idx < zone.spanned_pages
+            and type(order) is int
+            and order >= 0
+            and zone.alloc_order[idx] == order
+            and (cold is False or cold is True)
+        ):
+            self.check_free(cpu, pfn, order)
+            raise RequestError(f"cold must be true or false (got {cold!r})")
+        zone.alloc_order[idx] = -1
         rec = Transition("free", cpu, order, -1, cold, pfn)
         if order == 0:
             free_hot_cold_page(zone, rec, cpu, pfn, cold)

@@ -27,6 +27,10 @@ from .vmstat import (
 )
 from .zone import PerCpuPages, Zone
 
+# Plain ints: testing an IntFlag member against an int costs an enum construction.
+GFP_COLD = int(Gfp.COLD)
+GFP_NOFAIL = int(Gfp.NOFAIL)
+
 
 def rmqueue_smallest(zone: Zone, rec: Transition, order: int, mt: int) -> int | None:
     """Mirror of ``__rmqueue_smallest()``: the head of the smallest non-empty list of ``mt``."""
@@ -125,7 +129,7 @@ def buffered_rmqueue(
     come straight from ``__rmqueue()``.  A failure changes no counter.  The one-time warning
     for ``__GFP_NOFAIL`` above order 1 is recorded in ``rec.warnings``.
     """
-    cold = bool(gfp & Gfp.COLD)
+    cold = bool(gfp & GFP_COLD)
     vm_stat = zone.vm_stat
     delta = rec.vm_delta
     if order == 0:
@@ -145,7 +149,7 @@ def buffered_rmqueue(
         page = idx + zone.zone_start_pfn
         rec.pcp_del.append((cpu, mt, page))
     else:
-        if gfp & Gfp.NOFAIL and order > 1 and not zone.nofail_warned:
+        if gfp & GFP_NOFAIL and order > 1 and not zone.nofail_warned:
             zone.nofail_warned = True
             rec.warnings.append("WARN_ON_ONCE: __GFP_NOFAIL allocation of order > 1")
         got_page = rmqueue_locked(zone, rec, order, mt)
