@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .buddy import INT_OPS, can_steal_fallback, claims_pageblock
 from .expand import expand
 from .record import Transition
@@ -21,6 +23,12 @@ def set_pageblock_migratetype(zone: Zone, rec: Transition, pfn: int, mt: int) ->
         rec.retyped.append((index, old, mt))
 
 
+# A byte of ``zone.buddy_order`` that is not -1 (0xff): the head of a free block.  Letting
+# the regex engine skip the non-buddy pages makes a pageblock scan one C call per free block
+# instead of one Python iteration per page.
+_BUDDY_HEAD = re.compile(rb"[^\xff]")
+
+
 def move_freepages(zone: Zone, rec: Transition, start_pfn: int, end_pfn: int, mt: int) -> int:
     """Mirror of ``move_freepages()`` (v4.3: the cached type is not written).
 
@@ -31,14 +39,16 @@ def move_freepages(zone: Zone, rec: Transition, start_pfn: int, end_pfn: int, mt
     start = zone.zone_start_pfn
     buddy_order = zone.buddy_order
     list_of = zone.list_of
+    search = _BUDDY_HEAD.search
     moved = 0
     idx = start_pfn - start
-    end = end_pfn - start
-    while idx <= end:
+    stop = end_pfn - start + 1
+    while idx < stop:
+        found = search(buddy_order, idx, stop)
+        if found is None:
+            break
+        idx = found.start()
         order = buddy_order[idx]
-        if order < 0:
-            idx += 1
-            continue
         old_mt = list_of[idx] % MIGRATE_TYPES
         zone.list_del(idx)
         zone.list_add(idx, order * MIGRATE_TYPES + mt)

@@ -19,7 +19,7 @@ PcpOp = tuple[int, int, int]
 Retype = tuple[int, int, int]
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)
 class Transition:
     """What one allocator operation did (``alloc``, ``free`` or ``drain``).
 
@@ -45,6 +45,33 @@ class Transition:
     pcp_count_delta: int = 0
     fair_depleted_set: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    def __init__(
+        self,
+        op: str,
+        cpu: int,
+        order: int,
+        migratetype: int = -1,
+        cold: bool = False,
+        pfn: int | None = None,
+    ) -> None:
+        # Written out (rather than dataclass-generated with default factories): one record is
+        # built per operation, so this is on the hot path.
+        self.op = op
+        self.cpu = cpu
+        self.order = order
+        self.migratetype = migratetype
+        self.cold = cold
+        self.pfn = pfn
+        self.free_del = []
+        self.free_add = []
+        self.pcp_del = []
+        self.pcp_add = []
+        self.retyped = []
+        self.vm_delta = [0] * NR_VM_ITEMS
+        self.pcp_count_delta = 0
+        self.fair_depleted_set = False
+        self.warnings = []
 
     @property
     def failed(self) -> bool:
