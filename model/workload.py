@@ -38,6 +38,7 @@ UNMOVABLE_COLD = ("GFP_KERNEL", "__GFP_COLD")
 MOVABLE_COLD = ("GFP_HIGHUSER_MOVABLE", "__GFP_COLD")
 RECLAIMABLE_COLD = ("GFP_TEMPORARY", "__GFP_COLD")
 ALL_CLASSES = (UNMOVABLE, RECLAIMABLE, MOVABLE, UNMOVABLE_COLD, RECLAIMABLE_COLD, MOVABLE_COLD)
+CMA_CLASSES = (MOVABLE,) * 4 + (MOVABLE_COLD, UNMOVABLE, RECLAIMABLE)
 
 
 class LiveSet:
@@ -108,19 +109,27 @@ def pcp_churn(seed: int, cpus: int, ops: int, live_target: int = 256) -> Workloa
 ORDER_WEIGHTS = (400, 120, 80, 60, 40, 20, 12, 8, 6, 4, 3)
 
 
-def mixed(seed: int, cpus: int, ops: int, pages: int, fill: float = 0.85) -> Workload:
+def mixed(
+    seed: int,
+    cpus: int,
+    ops: int,
+    pages: int,
+    fill: float = 0.85,
+    classes: tuple[tuple[str, ...], ...] = ALL_CLASSES,
+) -> Workload:
     """Orders 0-10 of every gfp class, with frees, under memory pressure.
 
     Allocations outnumber frees until about ``fill`` of the zone is in use; then the mix
     turns over, so the free lists of each type run dry and migratetype fallback, stealing,
-    the CMA and RESERVE retries and failed allocations all happen.  One op in 1000 drains a
+    the CMA and RESERVE retries and failed allocations all happen.  ``classes`` are the gfp
+    name lists to draw from (default: every class, hot and cold).  One op in 1000 drains a
     CPU.
     """
     rng = random.Random(seed)
     rand = rng.random
     live = LiveSet()
     orders = rng.choices(range(11), weights=ORDER_WEIGHTS, k=4096)
-    classes = ALL_CLASSES
+    nclasses = len(classes)
     target = pages * fill
     k = 0
     for _ in range(ops):
@@ -131,7 +140,7 @@ def mixed(seed: int, cpus: int, ops: int, pages: int, fill: float = 0.85) -> Wor
         elif live.pages < target * (0.6 + 0.8 * r) or not live:
             order = orders[k & 4095]
             k += 1
-            gfp = classes[int(rand() * 6)]
+            gfp = classes[int(rand() * nclasses)]
             pfn = yield ("alloc", cpu, order, gfp)
             if pfn is not None:
                 live.add(pfn, order)
@@ -252,18 +261,18 @@ WORKLOADS: dict[str, WorkloadSpec] = {
         ),
         WorkloadSpec(
             "mixed",
-            "orders 0-10, every gfp class, frees, ~85% of the zone in use: fallback & steal",
+            "orders 0-10, every gfp class, ~85% of the zone in use: fallback, steal",
             lambda seed, cpus, ops, pages: mixed(seed, cpus, ops, pages),
         ),
         WorkloadSpec(
             "fragment",
-            "small mixed-type allocations with every other one freed, then high-order bursts",
+            "small mixed-type allocations, every other one freed, then high-order bursts",
             lambda seed, cpus, ops, pages: fragment(seed, cpus, ops, pages),
         ),
         WorkloadSpec(
             "cma",
-            "MOVABLE-heavy mixed load; run it on a zone with CMA pageblocks",
-            lambda seed, cpus, ops, pages: mixed(seed, cpus, ops, pages, fill=0.9),
+            "MOVABLE-heavy mixed load at ~90% use, so MOVABLE requests reach the CMA lists",
+            lambda seed, cpus, ops, pages: mixed(seed, cpus, ops, pages, 0.9, CMA_CLASSES),
         ),
         WorkloadSpec(
             "reserve-exhaustion",
