@@ -7,8 +7,9 @@ the :class:`Transition` record of what it changed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from .boot import boot
 from .config import ZoneConfig
@@ -71,13 +72,23 @@ class Allocator:
             cpu = self._check_cpu(cpu)
         if type(order) is not int or not 0 <= order < self.config.max_order:
             order = self._check_order(order)
-        key: object = gfp if type(gfp) is tuple or isinstance(gfp, int) else tuple(gfp)
+        cache = self._gfp_cache
+        key: object = gfp
         try:
-            mask, mt, cold = self._gfp_cache[key]
+            kind = type(gfp)
+            if kind is str:
+                key = (gfp,)
+            elif kind is bool:
+                raise TypeError  # not a mask: let _gfp_decode refuse it
+            elif isinstance(gfp, int):
+                key = int(gfp)
+            elif kind is not tuple:
+                key = tuple(gfp)
+            mask, mt, cold = cache[key]
         except (KeyError, TypeError):
-            mask, mt, cold = self._gfp_decode(gfp)
-            if len(self._gfp_cache) < 4096:
-                self._gfp_cache[key] = (mask, mt, cold)
+            mask, mt, cold = self._gfp_decode(key if type(key) is tuple else gfp)
+            if len(cache) < 4096:
+                cache[key] = (mask, mt, cold)
         rec = Transition("alloc", cpu, order, mt, cold)
         pfn = buffered_rmqueue(self.zone, rec, cpu, order, mask, mt)
         if pfn is not None:
@@ -85,11 +96,22 @@ class Allocator:
         rec.pfn = pfn
         return rec
 
-    def _gfp_decode(self, gfp: Sequence[str] | int) -> tuple[int, int, bool]:
+    def _gfp_decode(self, gfp: object) -> tuple[int, int, bool]:
         """(mask, migratetype, cold) of a gfp argument; raises RequestError when invalid."""
         if isinstance(gfp, str):
             gfp = (gfp,)
-        mask = Gfp(gfp) if isinstance(gfp, int) else parse_gfp(tuple(gfp))
+        if isinstance(gfp, int) and not isinstance(gfp, bool):
+            if gfp < 0:
+                raise RequestError(f"a gfp mask must be >= 0 (got {gfp})")
+            mask = Gfp(gfp)
+        else:
+            try:
+                names = tuple(cast("Iterable[str]", gfp))
+            except TypeError:
+                raise RequestError(
+                    f"gfp must be a list of Linux 4.3 gfp flag names (got {gfp!r})"
+                ) from None
+            mask = parse_gfp(names)
         mt = gfpflags_to_migratetype(mask, self.config.mobility_grouping)
         return int(mask), mt, bool(mask & Gfp.COLD)
 

@@ -77,6 +77,12 @@ BAD_REQUESTS: list[tuple[str, str, Any]] = [
     ("unknown gfp", "unknown gfp flag 'GFP_NOPE'", lambda a, p0, p2: a.alloc(0, 0, ["GFP_NOPE"])),
     ("gfp not strings", "gfp flags must be strings",
      lambda a, p0, p2: a.alloc(0, 0, [3])),
+    ("gfp None", "gfp must be a list of Linux 4.3 gfp flag names",
+     lambda a, p0, p2: a.alloc(0, 0, None)),
+    ("gfp bool", "gfp must be a list", lambda a, p0, p2: a.alloc(0, 0, True)),
+    ("gfp negative mask", "a gfp mask must be >= 0", lambda a, p0, p2: a.alloc(0, 0, -1)),
+    ("gfp spelt as letters", "unknown gfp flag 'G'",
+     lambda a, p0, p2: a.alloc(0, 0, list("GFP_KERNEL"))),
     ("both mobility bits", "both __GFP_MOVABLE and __GFP_RECLAIMABLE",
      lambda a, p0, p2: a.alloc(0, 0, ["__GFP_MOVABLE", "__GFP_RECLAIMABLE"])),
     ("alloc cpu out of range", "cpu 2 is out of range", lambda a, p0, p2: a.alloc(2, 0)),
@@ -122,3 +128,13 @@ def test_double_free_refused() -> None:
     with pytest.raises(RequestError, match=f"pfn {p2} is not an allocated block"):
         a.free(1, p2, 2)
     assert snap(a) == before
+
+
+def test_gfp_forms_accepted() -> None:
+    # a single name, a tuple, a generator and a raw mask all mean the same request
+    a = common_setup()
+    assert a.alloc(0, 1, "GFP_KERNEL").migratetype == 0
+    assert a.alloc(0, 1, ("GFP_HIGHUSER_MOVABLE",)).migratetype == 2
+    assert a.alloc(0, 1, (n for n in ["GFP_TEMPORARY"])).migratetype == 1
+    assert a.alloc(0, 1, (n for n in ["GFP_TEMPORARY"])).migratetype == 1
+    assert a.alloc(0, 1, 0x08).migratetype == 2
