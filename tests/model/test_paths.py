@@ -284,3 +284,29 @@ def test_reserve_walk_starts_at_first_aligned_pageblock() -> None:
     a = Allocator(config(start_pfn=100, pages=1000, reserve_pageblocks=1))
     assert list(a.zone.pageblock_mt) == [M, RES, M]
     assert a.zone.free_list(9, RES) == [512]
+
+
+def test_grouping_off_partial_tail_pageblock_is_claimed_though_nothing_moved() -> None:
+    # §5.9: claim when moved >= 256 OR grouping is off.  Zone 0..1323, grouping off, only M
+    # o8 at 1024 (partial pb2).  Fallback o8 -> steal -> move_freepages_block returns 0 (end
+    # 1535 outside the zone) -> claimed anyway: pb2 becomes UNMOVABLE.  (§11.6's "never
+    # claimed" holds only with grouping on.)
+    a = bare(pages=1324, mobility_grouping=False, pcp_high=6, pcp_batch=1)
+    put_free(a, 1024, 8, M)
+    put_free(a, 1280, 2, M)
+    rec = a.alloc(0, 0, MOVABLE_GFP)
+    assert rec.pfn == 1024
+    assert rec.retyped == [(2, M, U)]
+    assert a.zone.free_list(2, M) == [1280]
+
+
+def test_nofail_above_order_1_warns_once_and_changes_nothing_else() -> None:
+    a = common_setup()
+    r1 = a.alloc(0, 2, ["GFP_KERNEL", "__GFP_NOFAIL"])
+    r2 = a.alloc(0, 2, ["GFP_KERNEL", "__GFP_NOFAIL"])
+    r3 = a.alloc(0, 1, ["GFP_KERNEL", "__GFP_NOFAIL"])
+    assert len(r1.warnings) == 1 and "NOFAIL" in r1.warnings[0]
+    assert r2.warnings == [] and r3.warnings == []
+    # UNMOVABLE o2 from the o10 head 0 (E-style steal), then 4 (o2 remainder), then 8 (o3
+    # split, o1 piece)
+    assert (r1.pfn, r2.pfn, r3.pfn) == (0, 4, 8)
