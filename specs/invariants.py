@@ -135,6 +135,9 @@ class Invariant:
     ``kind`` is ``"page"`` (``formula(ops, S, p)``) or ``"count"`` (``formula(ops, C, i)``);
     ``domain`` is what ``i`` ranges over for count invariants (``"order"``, ``"cpu"``,
     ``"zone"``: i = 0); ``linear`` marks count invariants checkable on differences.
+    ``per_step`` is False for an invariant the per-step checker need not instantiate because
+    the step predicates imply it from the pre-state (``blocks_disjoint``: a partition stays a
+    partition when ``pages_conserved`` holds); the full check and the proofs still use it.
     """
 
     name: str
@@ -144,6 +147,7 @@ class Invariant:
     formula: Callable[..., Any]
     domain: str = "page"
     linear: bool = False
+    per_step: bool = True
 
 
 # -- helpers (dual) -----------------------------------------------------------------------
@@ -336,7 +340,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("block_aligned", "mm/page_alloc.c v4.3 __free_one_page/expand; semantics §7.3",
               block_aligned.__doc__ or "", "page", block_aligned),
     Invariant("blocks_disjoint", "semantics §7.3 (free blocks never overlap)",
-              blocks_disjoint.__doc__ or "", "page", blocks_disjoint),
+              blocks_disjoint.__doc__ or "", "page", blocks_disjoint, per_step=False),
     Invariant("buddy_flag_on_free_heads", "set_page_order/rmv_page_order; semantics §3",
               buddy_flag_on_free_heads.__doc__ or "", "page", buddy_flag_on_free_heads),
     Invariant("buddies_merged", "__free_one_page, mm/page_alloc.c v4.3",
@@ -366,6 +370,19 @@ INVARIANTS: tuple[Invariant, ...] = (
 )
 
 BY_NAME: dict[str, Invariant] = {inv.name: inv for inv in INVARIANTS}
+
+
+def conjunction(invs: tuple[Invariant, ...]) -> Callable[..., Any]:
+    """The formula ``and_`` of several invariants' formulas (same kind), for evaluators that
+    test a group at once and re-test its members only to name a failure."""
+
+    def formula(ops: Ops[Any, Any], view: Any, i: Any) -> Any:
+        return ops.and_(*(inv.formula(ops, view, i) for inv in invs))
+
+    formula.__name__ = "+".join(inv.name for inv in invs)
+    return formula
+
+
 PAGE_INVARIANTS = tuple(i for i in INVARIANTS if i.kind == "page")
 COUNT_INVARIANTS = tuple(i for i in INVARIANTS if i.kind == "count")
 
@@ -377,4 +394,5 @@ __all__ = [
     "Counts",
     "Invariant",
     "PageView",
+    "conjunction",
 ]

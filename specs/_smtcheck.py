@@ -1,0 +1,331 @@
+"""The solver evaluator of :class:`rmqueue.specs.check.StepChecker` (``backend="z3"``).
+
+Each formula becomes an SMT-LIB macro once (``define-fun``, from the same dual code as the
+fast evaluator, through :class:`rmqueue.specs._codegen.SmtOps`).  Each step becomes
+``(push)``, the facts it read (``pg`` words of the pages, the event table), an assertion that
+some instance fails, ``(check-sat)``, ``(pop)``.  Steps are sent in batches as one script; a
+``sat`` answer is then narrowed to the first failing instance with one query per instance.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rmqueue.model.record import Transition
+from rmqueue.model.zone import Zone
+
+from . import transitions as T
+from ._codegen import (
+    SMT_OPS,
+    SmtPageView,
+    SmtTerm,
+    compile_page_formula,
+    lit,
+    pack_page,
+    smt_page_macro,
+)
+from ._concrete import DictCounts, page_env
+from ._z3 import SmtSession
+from .errors import InvariantViolation
+from .invariants import PAGE_INVARIANTS, conjunction
+from .sorts import PAGE_FIELDS
+
+if TYPE_CHECKING:
+    from .check import Scan, StepChecker
+
+_BASE = ""
+_ARR = "((as const (Array (_ BitVec 64) (_ BitVec 64))) (_ bv0 64))"
+
+
+def store_chain(items: list[tuple[int, int]]) -> str:
+    """An array term mapping each key to its value (0 elsewhere)."""
+    out = _ARR
+    for k, v in items:
+        out = f"(store {out} {lit(k)} {lit(v)})"
+    return out
+
+
+def unpack_page(w: int) -> dict[str, int]:
+    return {k: (w >> lo) & ((1 << width) - 1) for k, (lo, width) in PAGE_FIELDS.items()}
+
+
+class _SmtEvents:
+    """Events as UF applications; the witness permutation is a literal table."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def x(self, i: SmtTerm) -> SmtTerm:
+        return SmtTerm(f"(select ex {i.s})")
+
+    def w(self, i: SmtTerm) -> SmtTerm:
+        return SmtTerm(f"(select ew {i.s})")
+
+    def perm(self, j: int) -> SmtTerm:
+        return SmtTerm(f"(select ep {lit(j)})")
+
+    def inv(self, i: SmtTerm) -> SmtTerm:
+        return SmtTerm(f"(select ei {i.s})")
+
+
+class _SmtLists:
+    def __init__(self, zone: Zone) -> None:
+        self.z = zone
+        self.max_order = zone.max_order
+
+    def free_empty(self, o: int, t: int) -> SmtTerm:
+        return SmtTerm("true" if self.z.list_empty(o * 6 + t) else "false")
+
+    def pcp_empty(self, cpu: int, t: int) -> SmtTerm:
+        return SmtTerm("true" if self.z.list_empty(self.z.pageset[cpu].list_ids[t]) else "false")
+
+
+class _ParamCounts:
+    """The Counts accessor with every value a macro parameter (``v0``, ``v1``...)."""
+
+    def __init__(self, max_order: int) -> None:
+        self.max_order = max_order
+        self.keys: list[Any] = []
+
+    def _v(self, key: Any) -> SmtTerm:
+        if key not in self.keys:
+            self.keys.append(key)
+        return SmtTerm(f"v{self.keys.index(key)}")
+
+    def nr_free(self, o: int) -> SmtTerm:
+        return self._v(("nf", o))
+
+    def free_len(self, o: int, t: int) -> SmtTerm:
+        return self._v(("fl", o, t))
+
+    def free_pages(self, t: int) -> SmtTerm:
+        return self._v(("fp", t))
+
+    def pcp_count(self, cpu: int) -> SmtTerm:
+        return self._v(("pc", cpu))
+
+    def pcp_len(self, cpu: int, t: int) -> SmtTerm:
+        return self._v(("pl", cpu, t))
+
+    def pcp_pages(self) -> SmtTerm:
+        return self._v("pp")
+
+    def allocated_pages(self) -> SmtTerm:
+        return self._v("ap")
+
+    def zone_pages(self) -> SmtTerm:
+        return self._v("zp")
+
+    def alloc_batch_init(self) -> SmtTerm:
+        return self._v("abi")
+
+    def counter(self, item: int) -> SmtTerm:
+        return self._v(("c", item))
+
+    def fair_depleted(self) -> SmtTerm:
+        return self._v("fair")
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return lit(v)
+
+
+# (name, text, details, members): a group's members are tested one by one to name a failure
+Conjunct = tuple[str, str, dict[str, Any], list[Any]]
+
+
+class SmtBatch:
+    """Pending steps for the solver, and the session that checks them."""
+
+    def __init__(self, zone: Zone, batch: int) -> None:
+        self.zone = zone
+        self.batch = batch
+        self.session = SmtSession()
+        self.pending: list[tuple[int, str, list[Conjunct], dict[int, int]]] = []
+        self._reads: set[int] = set()
+        mo = zone.max_order
+        env = page_env(zone, self._read)
+        self._page = [
+            (inv, compile_page_formula(inv.formula, mo, env, log=True))
+            for inv in PAGE_INVARIANTS
+            if inv.per_step
+        ]
+        four = ("p", "a", "b", "net")
+        self._ldc = (
+            compile_page_formula(T.free_list_delta_consistent, mo, env, True, four),
+            compile_page_formula(T.pcp_list_delta_consistent, mo, env, True, four),
+        )
+        self._res = (
+            compile_page_formula(T.alloc_result_valid, mo, env, True, ("p", "k")),
+            compile_page_formula(T.free_result_valid, mo, env, True, ("p", "k")),
+        )
+        view = SmtPageView(zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages,
+                           len(zone.pageset), mo)
+        text = [_BASE]
+        for inv in PAGE_INVARIANTS:
+            text.append(smt_page_macro(f"inv_{inv.name}", inv.formula, view))
+        text.append(smt_page_macro("ldc_free", T.free_list_delta_consistent, view, four))
+        text.append(smt_page_macro("ldc_pcp", T.pcp_list_delta_consistent, view, four))
+        text.append(smt_page_macro("alloc_ok", T.alloc_result_valid, view, ("p", "k")))
+        text.append(smt_page_macro("free_ok", T.free_result_valid, view, ("p", "k")))
+        per_step = tuple(inv for inv in PAGE_INVARIANTS if inv.per_step)
+        self._step_page = per_step
+        text.append(smt_page_macro("inv_page", conjunction(per_step), view))
+        self.session.run("".join(text))
+        self._macros: dict[tuple[str, int], tuple[str, list[Any]]] = {}
+        self._pc_macros: set[int] = set()
+
+    def _count_macro(self, chk: StepChecker, dom: str, i: int) -> tuple[str, list[Any]]:
+        """The macro of a count group at ``i`` (defined on first use), and its keys."""
+        got = self._macros.get((dom, i))
+        if got is None:
+            view = _ParamCounts(self.zone.max_order)
+            body = conjunction(chk.group_members(dom))(SMT_OPS, view, i).s
+            name = f"cnt_{dom}_{i}"
+            params = " ".join(
+                f"(v{j} {'Bool' if k == 'fair' else '(_ BitVec 64)'})"
+                for j, k in enumerate(view.keys)
+            )
+            self.session.run(f"(define-fun {name} ({params}) Bool {body})\n")
+            got = self._macros[(dom, i)] = (name, view.keys)
+        return got
+
+    def _read(self, p: int) -> int:
+        self._reads.add(p)
+        return p
+
+    def add_step(self, chk: StepChecker, rec: Transition, sc: Scan, step: int) -> None:
+        z = self.zone
+        self._chk = chk
+        self._reads = reads = set()
+        conj: list[Conjunct] = []
+        for (pfn, kind, a, b), net in sc.net.items():
+            self._ldc[kind](pfn, a, b, net)
+            lst = {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
+            conj.append(("list_delta_consistent",
+                         f"({'ldc_pcp' if kind else 'ldc_free'} m {lit(pfn)} {lit(a)} {lit(b)} "
+                         f"{lit(net)})", {"pfns": [pfn], "lists": [lst], "net": net}, []))
+        conj.extend(self._op_conjuncts(rec))
+        if sc.events:
+            conj.append(self._pages_conserved(sc))
+        for pfn in sc.pfns:
+            for inv, fn in self._page:
+                fn(pfn)
+            members = [(inv.name, f"(inv_{inv.name} m {lit(pfn)})", {"pfns": [pfn]}, [])
+                       for inv in self._step_page]
+            conj.append(("page", f"(inv_page m {lit(pfn)})", {"pfns": [pfn]}, members))
+        mo = z.max_order
+        for dom, i in chk.count_groups(sc):
+            values = chk.post_counts() if dom == "post" else sc.D
+            name, keys = self._count_macro(chk, dom, i)
+            args = " ".join(_value(values.get(k, False if k == "fair" else 0)) for k in keys)
+            conj.append(("counts", f"({name} {args})" if keys else f"({name})",
+                         {"group": (dom, i), "values": dict(values)}, []))
+        start = z.zone_start_pfn
+        end = start + z.spanned_pages
+        bo, lo, ao, cm, nfl = z.buddy_order, z.list_of, z.alloc_order, z.cached_mt, z.nr_free_lists
+        words = {}
+        for p in reads:
+            if start <= p < end:
+                i = p - start
+                words[p] = pack_page(bo[i], lo[i], ao[i], cm[i], nfl)
+        lets = f"(m {store_chain(sorted(words.items()))}) {self._event_lets(sc)}"
+        self.pending.append((step, lets, conj, words))
+        if len(self.pending) >= self.batch:
+            self.flush(chk)
+
+    def _op_conjuncts(self, rec: Transition) -> list[Conjunct]:
+        z = self.zone
+        if rec.op in ("alloc", "free") and rec.pfn is not None:
+            k = 0 if rec.op == "alloc" else 1
+            self._res[k](rec.pfn, rec.order)
+            name = ("alloc_result_valid", "free_result_valid")[k]
+            return [(name, f"({('alloc_ok', 'free_ok')[k]} m {lit(rec.pfn)} {lit(rec.order)})",
+                     {"pfns": [rec.pfn], "orders": [rec.order]}, [])]
+        if rec.op == "alloc":
+            text = T.alloc_failure_justified(SMT_OPS, _SmtLists(z), rec.order,
+                                             rec.migratetype, rec.cpu).s
+            return [("alloc_failure_justified", text, {"orders": [rec.order]}, [])]
+        if rec.op == "drain":
+            count = SmtTerm(lit(z.pageset[rec.cpu].count))
+            text = T.drain_empties_pcp(SMT_OPS, _SmtLists(z), count, rec.cpu).s
+            return [("drain_empties_pcp", text, {"lists": [{"cpu": rec.cpu}]}, [])]
+        return []
+
+    def _pages_conserved(self, sc: Scan) -> Conjunct:
+        n = len(sc.events)
+        if n not in self._pc_macros:
+            body = T.pages_conserved(SMT_OPS, _SmtEvents(n)).s
+            arr = "(Array (_ BitVec 64) (_ BitVec 64))"
+            self.session.run(f"(define-fun pc_{n} ((ex {arr}) (ew {arr}) (ei {arr}) "
+                             f"(ep {arr})) Bool {body})\n")
+            self._pc_macros.add(n)
+        return ("pages_conserved", f"(pc_{n} ex ew ei ep)", {"events": sorted(sc.events)}, [])
+
+    def _event_lets(self, sc: Scan) -> str:
+        ev = sc.events
+        perm = sorted(range(len(ev)), key=ev.__getitem__)
+        inv = [0] * len(ev)
+        for j, i in enumerate(perm):
+            inv[i] = j
+        ex = store_chain([(i, x) for i, (x, _) in enumerate(ev)])
+        ew = store_chain([(i, w) for i, (_, w) in enumerate(ev)])
+        ei = store_chain(list(enumerate(inv)))
+        ep = store_chain(list(enumerate(perm)))
+        return f"(ex {ex}) (ew {ew}) (ei {ei}) (ep {ep})"
+
+    def flush(self, chk: StepChecker) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        script = "".join(
+            f"(push)(assert (not (let ({lets}) (and true {' '.join(c[1] for c in conj)}))))"
+            f"{CHECK}(pop)\n"
+            for _, lets, conj, _ in pending
+        )
+        answers = self.session.run(script).split()
+        if len(answers) != len(pending):
+            raise InvariantViolation("solver_unknown", "", f"z3 answered {answers[:5]}...", {})
+        for (step, lets, conj, words), ans in zip(pending, answers, strict=True):
+            if ans != "unsat":
+                self._culprit(step, lets, conj, ans, words)
+
+    def _culprit(
+        self, step: int, lets: str, conj: list[Conjunct], ans: str, words: dict[int, int]
+    ) -> None:
+        flat: list[Conjunct] = []
+        for c in conj:
+            if c[0] == "counts":
+                dom, i = c[2]["group"]
+                dc = DictCounts(c[2]["values"], self.zone.max_order, lambda v: SmtTerm(lit(v)),
+                                lambda b: SmtTerm("true" if b else "false"))
+                flat.extend((inv.name, inv.formula(SMT_OPS, dc, i).s,
+                             {"index": i, "values": {repr(k): v for k, v in
+                                                     c[2]["values"].items()}}, [])
+                            for inv in self._chk.group_members(dom))
+            else:
+                flat.extend(c[3] if c[3] else [c])
+        script = "".join(
+            f"(push)(assert (not (let ({lets}) {c[1]}))){CHECK}(pop)\n" for c in flat
+        )
+        answers = self.session.run(script).split()
+        from .check import kernel_ref
+
+        for (name, _, details, _), a in zip(flat, answers, strict=False):
+            if a != "unsat":
+                details = dict(details)
+                for p in details.get("pfns", []):
+                    if p in words:
+                        details.setdefault("pages", {})[p] = unpack_page(words[p])
+                raise InvariantViolation(name, kernel_ref(name), f"z3 answered {a}: the "
+                                         f"{name} instance does not hold", details, step)
+        raise InvariantViolation("solver_unknown", "", f"z3 answered {ans} for the step "
+                                 "but no single instance fails", {}, step)
+
+
+CHECK = "(check-sat)"
+
+
+__all__ = ["SmtBatch", "unpack_page"]

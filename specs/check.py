@@ -1,0 +1,429 @@
+"""The per-step checker: every transition of a model allocator, O(size of its record).
+
+:class:`StepChecker` keeps a shadow of the scalar state (``nr_free``, pcp counts, vmstat) and,
+for each :class:`Transition`, checks with frame reasoning (see
+:mod:`rmqueue.specs.transitions`):
+
+1. ``list_delta_consistent`` at every (pfn, list) the record names;
+2. the op's predicate (``alloc_result_valid``, ``free_result_valid``,
+   ``alloc_failure_justified``, ``drain_empties_pcp``);
+3. ``pages_conserved`` over the blocks the record moved;
+4. every page invariant at every pfn the record names;
+5. the linear count invariants on the difference accessor (post minus shadow, for the orders
+   and CPUs the record touches), and the others on the post state.
+
+Two evaluators run the same formulas: ``backend="fast"`` runs Python compiled from them
+(:mod:`rmqueue.specs._codegen`); ``backend="z3"`` sends them, as SMT-LIB text over the facts
+the step read, to Z3 in batches (``flush()`` forces the pending ones).  ``full_check()`` runs
+every instance over the whole state, O(zone), and validates the frame assumption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rmqueue.model.allocator import Allocator
+from rmqueue.model.buddy import INT_OPS
+from rmqueue.model.record import Transition
+from rmqueue.model.types import MIGRATE_PCPTYPES
+from rmqueue.model.vmstat import NR_VM_ITEMS, PGALLOC
+
+from . import transitions as T
+from ._codegen import compile_page_formula
+from ._concrete import (
+    CountKey,
+    compile_count_formula,
+    constants,
+    describe_page,
+    full_counts,
+    page_env,
+)
+from ._smtcheck import SmtBatch
+from .errors import InvariantViolation
+from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS, Invariant, conjunction
+
+_REF = {c.name: c.kernel_ref for c in T.TRANSITION_CHECKS}
+
+
+def kernel_ref(name: str) -> str:
+    inv = BY_NAME.get(name)
+    return inv.kernel_ref if inv is not None else _REF.get(name, "")
+
+
+def coverage_mismatch(events: list[tuple[int, int]]) -> int | None:
+    """Fast derivation of ``pages_conserved``: sort the boundary events (the witness) and
+    return the first pfn where the coverage difference is not 0, or None.  Cross-checked
+    against the formula in tests/specs/test_crosscheck.py."""
+    events.sort()
+    run = 0
+    n = len(events)
+    for j in range(n):
+        x, w = events[j]
+        run += w
+        if run and (j + 1 == n or events[j + 1][0] != x):
+            return x
+    return None
+
+
+class Scan:
+    """What one record touches: list deltas, nets per (pfn, list), events, orders, cpus."""
+
+    __slots__ = ("D", "net", "events", "orders", "cpus", "pfns")
+
+    def __init__(self) -> None:
+        self.D: dict[CountKey, Any] = {}
+        self.net: dict[tuple[int, int, int, int], int] = {}
+        self.events: list[tuple[int, int]] = []
+        self.orders: set[int] = set()
+        self.cpus: set[int] = set()
+        self.pfns: set[int] = set()
+
+
+def scan(rec: Transition) -> Scan:
+    """Collect the record's deltas (the list side of every count), in O(len(record))."""
+    sc = Scan()
+    D, net, ev = sc.D, sc.net, sc.events
+    for sign, ops in ((-1, rec.free_del), (1, rec.free_add)):
+        for pfn, o, mt in ops:
+            key = (pfn, 0, o, mt)
+            net[key] = net.get(key, 0) + sign
+            k = ("fl", o, mt)
+            D[k] = D.get(k, 0) + sign
+            k = ("fp", mt)
+            D[k] = D.get(k, 0) + (sign << o)
+            ev.append((pfn, sign))
+            ev.append((pfn + (1 << o), -sign))
+            sc.orders.add(o)
+            sc.pfns.add(pfn)
+    pp = 0
+    for sign, pops in ((-1, rec.pcp_del), (1, rec.pcp_add)):
+        for cpu, idx, pfn in pops:
+            key = (pfn, 1, cpu, idx)
+            net[key] = net.get(key, 0) + sign
+            k = ("pl", cpu, idx)
+            D[k] = D.get(k, 0) + sign
+            pp += sign
+            ev.append((pfn, sign))
+            ev.append((pfn + 1, -sign))
+            sc.cpus.add(cpu)
+            sc.pfns.add(pfn)
+    D["pp"] = pp
+    if rec.pfn is not None:
+        size = 1 << rec.order
+        sign = 1 if rec.op == "alloc" else -1 if rec.op == "free" else 0
+        if sign:
+            D["ap"] = sign * size
+            ev.append((rec.pfn, sign))
+            ev.append((rec.pfn + size, -sign))
+            sc.pfns.add(rec.pfn)
+    sc.cpus.add(rec.cpu)
+    return sc
+
+
+class StepChecker:
+    """Checks every transition of ``allocator`` (see the module docstring).
+
+    ``check(rec)`` must be called once per operation, right after it, in order.
+    """
+
+    def __init__(self, allocator: Allocator, *, backend: str = "fast", batch: int = 512):
+        if backend not in ("fast", "z3"):
+            raise ValueError(f"backend must be 'fast' or 'z3' (got {backend!r})")
+        self.allocator = allocator
+        self.zone = zone = allocator.zone
+        self.backend = backend
+        self.steps = 0
+        mo = zone.max_order
+        env = page_env(zone)
+        self._page = [(inv, compile_page_formula(inv.formula, mo, env)) for inv in PAGE_INVARIANTS]
+        self._step_page = [(inv, fn) for inv, fn in self._page if inv.per_step]
+        self._page_all = compile_page_formula(
+            conjunction(tuple(inv for inv, _ in self._step_page)), mo, env)
+        self._ldc_free = compile_page_formula(
+            T.free_list_delta_consistent, mo, env, params=("p", "a", "b", "net"))
+        self._ldc_pcp = compile_page_formula(
+            T.pcp_list_delta_consistent, mo, env, params=("p", "a", "b", "net"))
+        self._alloc_ok = compile_page_formula(T.alloc_result_valid, mo, env, params=("p", "k"))
+        self._free_ok = compile_page_formula(T.free_result_valid, mo, env, params=("p", "k"))
+        self._count_fns: dict[tuple[str, int], tuple[Callable[..., bool], tuple[Any, ...]]] = {}
+        self._groups: dict[str, tuple[Invariant, ...]] = {
+            dom: tuple(i for i in COUNT_INVARIANTS if i.domain == dom and i.linear)
+            for dom in ("order", "cpu", "zone")
+        }
+        self._post_counts = tuple(i for i in COUNT_INVARIANTS if not i.linear)
+        self._group_fns: dict[tuple[str, int], tuple[Callable[..., bool], tuple[Any, ...]]] = {}
+        self._const = constants(zone)
+        self._smt = SmtBatch(zone, batch) if backend == "z3" else None
+        self._sync()
+
+    # -- shadow ---------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        z = self.zone
+        self._nf = [a.nr_free for a in z.free_area]
+        self._pc = [p.count for p in z.pageset]
+        self._vm = list(z.vm_stat)
+
+    def group_fn(self, dom: str, i: int) -> tuple[Callable[..., bool], tuple[Any, ...]]:
+        """The compiled conjunction of the count invariants of ``dom`` at ``i``."""
+        key = (dom, i)
+        got = self._group_fns.get(key)
+        if got is None:
+            invs = self._post_counts if dom == "post" else self._groups[dom]
+            got = self._group_fns[key] = compile_count_formula(
+                conjunction(invs), self.zone.max_order, i)
+        return got
+
+    def group_members(self, dom: str) -> tuple[Invariant, ...]:
+        return self._post_counts if dom == "post" else self._groups[dom]
+
+    def _count_fn(self, inv: Invariant, i: int) -> tuple[Callable[..., bool], tuple[Any, ...]]:
+        key = (inv.name, i)
+        got = self._count_fns.get(key)
+        if got is None:
+            got = self._count_fns[key] = compile_count_formula(
+                inv.formula, self.zone.max_order, i)
+        return got
+
+    # -- the step check -------------------------------------------------------------------
+
+    def check(self, rec: Transition) -> None:
+        """Check one transition; raise :class:`InvariantViolation` naming the first failure
+        (with the z3 backend, possibly at a later ``check``/``flush`` of its batch)."""
+        z = self.zone
+        step = self.steps
+        self.steps += 1
+        sc = scan(rec)
+        D = sc.D
+        s0 = z.zone_start_pfn
+        se = s0 + z.spanned_pages
+        for pfn in sc.pfns:
+            if not s0 <= pfn < se:
+                self._fail("block_aligned", step, f"the record names pfn {pfn}, outside the "
+                           f"zone's pfns {s0}..{se - 1}", {"pfns": [pfn]})
+        # stored side of the counts: post minus shadow, where the record touches
+        nf, pc, vm = self._nf, self._pc, self._vm
+        for o in sc.orders:
+            if not 0 <= o < z.max_order:
+                self._fail("block_aligned", step, f"the record names order {o}",
+                           {"orders": [o]})
+            D["nf", o] = z.free_area[o].nr_free - nf[o]
+        for cpu in sc.cpus:
+            D["pc", cpu] = z.pageset[cpu].count - pc[cpu]
+        zvm = z.vm_stat
+        for item in range(NR_VM_ITEMS):
+            d = zvm[item] - vm[item]
+            if d:
+                D["c", item] = d
+        if self._smt is not None:
+            self._smt.add_step(self, rec, sc, step)
+        else:
+            self._check_fast(rec, sc, step)
+        for o in sc.orders:
+            nf[o] = z.free_area[o].nr_free
+        for cpu in sc.cpus:
+            pc[cpu] = z.pageset[cpu].count
+        self._vm = list(zvm)
+
+    def _check_fast(self, rec: Transition, sc: Scan, step: int) -> None:
+        z = self.zone
+        ldc_free, ldc_pcp = self._ldc_free, self._ldc_pcp
+        for (pfn, kind, a, b), net in sc.net.items():
+            if not (ldc_pcp if kind else ldc_free)(pfn, a, b, net):
+                lst = {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
+                self._fail("list_delta_consistent", step,
+                           f"pfn {pfn}: the record's net change {net:+d} to list {lst} does "
+                           "not match the post state's membership",
+                           {"pfns": [pfn], "lists": [lst], "net": net,
+                            "page": describe_page(z, pfn)})
+        self._op_predicate(rec, step)
+        bad = coverage_mismatch(sc.events)
+        if bad is not None:
+            self._fail("pages_conserved", step,
+                       f"the pages the step removed and added differ at pfn {bad} (a page "
+                       "lost or doubled)", {"pfns": [bad], "events": sorted(sc.events)})
+        page_all = self._page_all
+        for pfn in sc.pfns:
+            if not page_all(pfn):
+                for inv, fn in self._step_page:
+                    if not fn(pfn):
+                        self._fail_page(inv, pfn, step)
+        self._counts_fast(sc, step)
+
+    def _op_predicate(self, rec: Transition, step: int) -> None:
+        z = self.zone
+        if rec.op == "alloc":
+            if rec.pfn is not None:
+                if not self._alloc_ok(rec.pfn, rec.order):
+                    self._fail("alloc_result_valid", step,
+                               f"alloc returned pfn {rec.pfn} at order {rec.order}, which is "
+                               "not an aligned in-zone block now in the user's hands",
+                               {"pfns": [rec.pfn], "orders": [rec.order],
+                                "page": describe_page(z, rec.pfn)})
+            elif not T.alloc_failure_justified(INT_OPS, _ZoneLists(z), rec.order,
+                                               rec.migratetype, rec.cpu):
+                self._fail("alloc_failure_justified", step,
+                           f"alloc of order {rec.order} type {rec.migratetype} failed while "
+                           "a usable list holds a large enough block",
+                           {"orders": [rec.order], "lists": _nonempty(z, rec)})
+        elif rec.op == "free" and rec.pfn is not None:
+            if not self._free_ok(rec.pfn, rec.order):
+                self._fail("free_result_valid", step, f"pfn {rec.pfn} is still allocated "
+                           "after its free", {"pfns": [rec.pfn], "orders": [rec.order]})
+        elif rec.op == "drain":
+            count = z.pageset[rec.cpu].count
+            if not T.drain_empties_pcp(INT_OPS, _ZoneLists(z), count, rec.cpu):
+                self._fail("drain_empties_pcp", step, f"cpu {rec.cpu} still has pcp pages "
+                           f"(count {count}) after drain", {"lists": [{"cpu": rec.cpu}]})
+
+    def count_groups(self, sc: Scan) -> list[tuple[str, int]]:
+        """The count-invariant groups a step instantiates: the orders and CPUs it touched,
+        the zone-wide ones, and the non-linear ones on the post state."""
+        out = [("order", o) for o in sc.orders]
+        out.extend(("cpu", c) for c in sc.cpus)
+        out.append(("zone", 0))
+        out.append(("post", 0))
+        return out
+
+    def _counts_fast(self, sc: Scan, step: int) -> None:
+        D = sc.D
+        post: dict[CountKey, Any] | None = None
+        for dom, i in self.count_groups(sc):
+            if dom == "post":
+                post = values = self.post_counts()
+            else:
+                values = D
+            fn, _ = self.group_fn(dom, i)
+            if not fn(values):
+                for inv in self.group_members(dom):
+                    f1, reads = self._count_fn(inv, i)
+                    if not f1(values):
+                        label = "post" if post is not None else "delta"
+                        self._fail_count(inv, i, step,
+                                         {label: {repr(k): values.get(k, 0) for k in reads}})
+
+    def post_counts(self) -> dict[CountKey, Any]:
+        """The O(1) post-state counts the non-linear count invariants read."""
+        z = self.zone
+        d: dict[CountKey, Any] = dict(self._const)
+        d["c", PGALLOC] = z.vm_stat[PGALLOC]
+        d["fair"] = z.fair_depleted
+        return d
+
+    # -- failures -------------------------------------------------------------------------
+
+    def _fail(self, name: str, step: int | None, msg: str, details: dict[str, Any]) -> None:
+        raise InvariantViolation(name, kernel_ref(name), msg, details, step)
+
+    def _fail_page(self, inv: Invariant, pfn: int, step: int | None) -> None:
+        z = self.zone
+        page = describe_page(z, pfn)
+        pfns = [pfn]
+        orders: list[int] = []
+        if z.zone_spans_pfn(pfn):
+            lid = z.list_of[pfn - z.zone_start_pfn]
+            if 0 <= lid < z.nr_free_lists:
+                o = lid // 6
+                orders.append(o)
+                buddy = pfn ^ (1 << o)
+                pfns.append(buddy)
+                page["buddy"] = describe_page(z, buddy)
+            ao = z.alloc_order[pfn - z.zone_start_pfn]
+            if ao >= 0:
+                orders.append(ao)
+        lists = [page["list"]] if "list" in page else []
+        self._fail(inv.name, step, f"at pfn {pfn}: {inv.doc.splitlines()[0]}",
+                   {"pfns": pfns, "orders": orders, "lists": lists, "page": page})
+
+    def _fail_count(self, inv: Invariant, i: int, step: int | None,
+                    values: dict[str, Any]) -> None:
+        where = {"order": "order", "cpu": "cpu"}.get(inv.domain)
+        details: dict[str, Any] = dict(values)
+        if where == "order":
+            details["orders"] = [i]
+        elif where == "cpu":
+            details["lists"] = [{"cpu": i}]
+        at = f" ({where} {i})" if where else ""
+        self._fail(inv.name, step, f"{inv.doc.splitlines()[0]}{at}; values read: {values}",
+                   details)
+
+    # -- batches and the full check -------------------------------------------------------
+
+    def flush(self) -> None:
+        """Check every transition still pending in the solver's batch."""
+        if self._smt is not None:
+            self._smt.flush(self)
+
+    def full_check(self) -> None:
+        """Every invariant instance over the whole state (O(zone)); also re-syncs the shadow
+        and checks it against the state (the frame assumption)."""
+        self.flush()
+        z = self.zone
+        s0 = z.zone_start_pfn
+        for inv, fn in self._page:
+            for i in range(z.spanned_pages):
+                if not fn(i + s0):
+                    self._fail_page(inv, i + s0, None)
+        events: list[tuple[int, int]] = [(s0, -1), (s0 + z.spanned_pages, 1)]
+        nfl = z.nr_free_lists
+        for i, lid in enumerate(z.list_of):
+            if lid >= 0:
+                size = 1 << (lid // 6) if lid < nfl else 1
+                events.append((i + s0, 1))
+                events.append((i + s0 + size, -1))
+        for i, ao in enumerate(z.alloc_order):
+            if ao >= 0:
+                events.append((i + s0, 1))
+                events.append((i + s0 + (1 << ao), -1))
+        bad = coverage_mismatch(events)
+        if bad is not None:
+            run = sum(w for x, w in events if x <= bad)
+            name = "blocks_disjoint" if run > 0 else "zone_pages_conserved"
+            what = "more than one block" if run > 0 else "no block (a lost page)"
+            self._fail(name, None, f"pfn {bad} is covered by {what} (free, pcp or allocated)",
+                       {"pfns": [bad]})
+        full = full_counts(z)
+        for inv in COUNT_INVARIANTS:
+            dom = {"order": range(z.max_order), "cpu": range(len(z.pageset))}.get(
+                inv.domain, range(1))
+            for i in dom:
+                fn, reads = self._count_fn(inv, i)
+                if not fn(full):
+                    self._fail_count(inv, i, None, {"state": {repr(k): full.get(k, 0)
+                                                              for k in reads}})
+        stale = [o for o in range(z.max_order) if self._nf[o] != z.free_area[o].nr_free]
+        stale_pc = [p.cpu for p in z.pageset if self._pc[p.cpu] != p.count]
+        if stale or stale_pc or self._vm != list(z.vm_stat):
+            self._fail("frame", None, "a counter changed that no transition record named "
+                       f"(nr_free orders {stale}, pcp cpus {stale_pc})",
+                       {"orders": stale, "lists": [{"cpu": c} for c in stale_pc]})
+
+
+class _ZoneLists:
+    """ListsEmpty over the model's post state (O(1) per list)."""
+
+    def __init__(self, zone: Any) -> None:
+        self.z = zone
+        self.max_order = zone.max_order
+
+    def free_empty(self, o: int, t: int) -> bool:
+        return bool(self.z.list_empty(o * 6 + t))
+
+    def pcp_empty(self, cpu: int, t: int) -> bool:
+        return bool(self.z.list_empty(self.z.pageset[cpu].list_ids[t]))
+
+
+def _nonempty(z: Any, rec: Transition) -> list[dict[str, int]]:
+    out = []
+    for o in range(rec.order, z.max_order):
+        for t in T.usable_types(rec.migratetype):
+            if not z.list_empty(o * 6 + t):
+                out.append({"free_area": o, "migratetype": t})
+    if rec.order == 0 and rec.migratetype < MIGRATE_PCPTYPES:
+        if not z.list_empty(z.pageset[rec.cpu].list_ids[rec.migratetype]):
+            out.append({"cpu": rec.cpu, "pcp": rec.migratetype})
+    return out
+
+
+__all__ = ["InvariantViolation", "StepChecker", "coverage_mismatch", "kernel_ref", "scan"]
