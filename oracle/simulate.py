@@ -293,7 +293,8 @@ def render_text(allocator: Allocator, result: dict[str, Any]) -> str:
         f"{result['elapsed_s']:.2f} s ({rate / 1000:.0f}k ops/s)",
         f"zone {c.zone_name}: pfns {c.start_pfn}..{c.end_pfn - 1} ({c.pages} pages, "
         f"{c.pages * 4 / 1024:g} MiB), {c.cpus} CPUs, pcp high {c.pcp_high} batch "
-        f"{c.pcp_batch}, watermarks {c.wmark_min}/{c.wmark_low}/{c.wmark_high}, "
+        f"{c.pcp_batch}, watermarks min/low/high {c.wmark_min}/{c.wmark_low}/{c.wmark_high}, "
+        f"reserve {c.reserve_pageblocks} and CMA {len(c.cma_pageblocks)} pageblocks, "
         f"mobility grouping {'on' if c.mobility_grouping else 'off'}",
         f"allocs {s['allocs']} (failed {s['failed_allocs']}), frees {s['frees']}, "
         f"drains {s['drains']}, pages in use {s['pages_in_use']}",
