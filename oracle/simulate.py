@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -216,10 +217,13 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     elapsed = time.perf_counter() - t0
     result = summary(allocator, args, tally, elapsed)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(render_text(allocator, result))
+    text = json.dumps(result) if args.json else render_text(allocator, result)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # `rmqueue simulate | head`: the reader left; say nothing more, as cat would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 
