@@ -46,6 +46,13 @@ from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS, Invariant, c
 _REF = {c.name: c.kernel_ref for c in T.TRANSITION_CHECKS}
 
 
+def summary(doc: str) -> str:
+    """The first sentence of a docstring, on one line."""
+    text = " ".join(doc.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
 def kernel_ref(name: str) -> str:
     inv = BY_NAME.get(name)
     return inv.kernel_ref if inv is not None else _REF.get(name, "")
@@ -333,7 +340,7 @@ class StepChecker:
             if ao >= 0:
                 orders.append(ao)
         lists = [page["list"]] if "list" in page else []
-        self._fail(inv.name, step, f"at pfn {pfn}: {inv.doc.splitlines()[0]}",
+        self._fail(inv.name, step, f"at pfn {pfn}: {summary(inv.doc)}",
                    {"pfns": pfns, "orders": orders, "lists": lists, "page": page})
 
     def _fail_count(self, inv: Invariant, i: int, step: int | None,
@@ -345,7 +352,7 @@ class StepChecker:
         elif where == "cpu":
             details["lists"] = [{"cpu": i}]
         at = f" ({where} {i})" if where else ""
-        self._fail(inv.name, step, f"{inv.doc.splitlines()[0]}{at}; values read: {values}",
+        self._fail(inv.name, step, f"{summary(inv.doc)}{at}; values read: {values}",
                    details)
 
     # -- batches and the full check -------------------------------------------------------
