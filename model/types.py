@@ -135,16 +135,18 @@ def parse_gfp(names: list[str] | tuple[str, ...]) -> Gfp:
 def gfpflags_to_migratetype(gfp: int, mobility_grouping: bool) -> int:
     """Mirror of ``gfpflags_to_migratetype()``, include/linux/gfp.h v4.3.
 
-    The kernel only warns when both mobility bits are set and then indexes pcp list 3, which
-    does not exist; the model refuses such a request instead.
+    With mobility grouping off every request is UNMOVABLE, whatever its bits (the kernel
+    warns about both mobility bits and goes on).  With grouping on, both bits make
+    migratetype 3, which has no pcp list: the kernel only warns and then indexes past the
+    pcp lists, so the model refuses such a request instead.
     """
     movable = gfp & Gfp.MOVABLE
     reclaimable = gfp & Gfp.RECLAIMABLE
+    if not mobility_grouping:
+        return MIGRATE_UNMOVABLE
     if movable and reclaimable:
         raise RequestError(
             "gfp has both __GFP_MOVABLE and __GFP_RECLAIMABLE: Linux 4.3 maps that to "
             "migratetype 3, which has no pcp list; pass at most one of them"
         )
-    if not mobility_grouping:
-        return MIGRATE_UNMOVABLE
     return (MIGRATE_MOVABLE if movable else 0) | (MIGRATE_RECLAIMABLE if reclaimable else 0)

@@ -321,6 +321,15 @@ def test_12_both_mobility_bits_rejected() -> None:
     assert snap(a) == before
 
 
+def test_12_both_mobility_bits_with_grouping_off_are_unmovable() -> None:
+    # gfpflags_to_migratetype() tests page_group_by_mobility_disabled before it looks at the
+    # bits: with grouping off both bits only warn, and the request is UNMOVABLE (0).
+    assert gfpflags_to_migratetype(Gfp.MOVABLE | Gfp.RECLAIMABLE, False) == U
+    a = Allocator(config(mobility_grouping=False))
+    rec = a.alloc(0, 0, ["__GFP_MOVABLE", "__GFP_RECLAIMABLE"])
+    assert rec.pfn is not None and rec.migratetype == U
+
+
 def test_put_pcp_helper_builds_counted_lists() -> None:
     # guards the helper the trace-C test relies on
     a = bare()
