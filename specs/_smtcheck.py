@@ -199,7 +199,7 @@ class SmtBatch:
     def add_step(self, chk: StepChecker, rec: Transition, sc: Scan, step: int) -> None:
         z = self.zone
         self._chk = chk
-        self._reads = reads = set()
+        self._reads = reads = set[int]()
         conj: list[Conjunct] = []
         for (pfn, kind, a, b), net in sc.net.items():
             self._ldc[kind](pfn, a, b, net)
@@ -211,12 +211,13 @@ class SmtBatch:
         if sc.events:
             conj.append(self._pages_conserved(sc))
         for pfn in sc.pfns:
-            for inv, fn in self._page:
+            for _, fn in self._page:
                 fn(pfn)
-            members = [(inv.name, f"(inv_{inv.name} m {lit(pfn)})", {"pfns": [pfn]}, [])
-                       for inv in self._step_page]
+            members: list[Any] = [
+                (inv.name, f"(inv_{inv.name} m {lit(pfn)})", {"pfns": [pfn]}, [])
+                for inv in self._step_page
+            ]
             conj.append(("page", f"(inv_page m {lit(pfn)})", {"pfns": [pfn]}, members))
-        mo = z.max_order
         for dom, i in chk.count_groups(sc):
             values = chk.post_counts() if dom == "post" else sc.D
             name, keys = self._count_macro(chk, dom, i)

@@ -93,12 +93,12 @@ def scan(rec: Transition) -> Scan:
     D, net, ev = sc.D, sc.net, sc.events
     for sign, ops in ((-1, rec.free_del), (1, rec.free_add)):
         for pfn, o, mt in ops:
-            key = (pfn, 0, o, mt)
+            key: tuple[int, int, int, int] = (pfn, 0, o, mt)
             net[key] = net.get(key, 0) + sign
-            k = ("fl", o, mt)
-            D[k] = D.get(k, 0) + sign
-            k = ("fp", mt)
-            D[k] = D.get(k, 0) + (sign << o)
+            fk = ("fl", o, mt)
+            D[fk] = D.get(fk, 0) + sign
+            pk = ("fp", mt)
+            D[pk] = D.get(pk, 0) + (sign << o)
             ev.append((pfn, sign))
             ev.append((pfn + (1 << o), -sign))
             sc.orders.add(o)

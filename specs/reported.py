@@ -196,7 +196,7 @@ def check_state(
         if run > 0:
             out.append(Violation("blocks_disjoint", f"pfn {bad} is covered by more than one "
                                  "block (free, pcp or allocated)", {"pfns": [bad]}))
-        elif "pcp" in state:
+        else:
             out.append(Violation("zone_pages_conserved", f"pfn {bad} is in no free list, no "
                                  "pcp list and no allocated block: a lost page", {"pfns": [bad]}))
     dc = DictCounts(counts, config.max_order)
@@ -262,7 +262,7 @@ def check_transition(
         out.extend(_check_alloc(config, pre_v, post_v, pre_alloc, request, response))
     elif op == "free":
         pfn, order = request.get("pfn"), request.get("order")
-        if not isinstance(pfn, int) or pre_alloc.get(pfn) != order:
+        if not isinstance(pfn, int) or not isinstance(order, int) or pre_alloc.get(pfn) != order:
             out.append(Violation("free_result_valid", f"free of pfn {pfn} order {order}: the "
                                  "block is not allocated at that order", {"pfns": [pfn]}))
         elif post_v is not None:
@@ -295,6 +295,8 @@ def _check_alloc(
 ) -> list[Violation]:
     out: list[Violation] = []
     order = request.get("order", 0)
+    if not isinstance(order, int) or not 0 <= order < config.max_order:
+        return [Violation("alloc_result_valid", f"alloc request with order {order!r}", {})]
     pfn = response.get("pfn")
     if pfn is None:
         if pre_v is None:

@@ -272,7 +272,8 @@ def test_pages_conserved_fast_path_matches_formula(seed: int) -> None:
     rnd = random.Random(seed)
     for _ in range(200):
         # a removed multiset of aligned blocks and an added one that is mostly the same pages
-        blocks = [(rnd.randrange(0, 16) << 2, rnd.randrange(0, 3)) for _ in range(rnd.randrange(1, 5))]
+        blocks = [(rnd.randrange(0, 16) << 2, rnd.randrange(0, 3))
+                  for _ in range(rnd.randrange(1, 5))]
         ev: list[tuple[int, int]] = []
         for s, o in blocks:
             ev += [(s, -1), (s + (1 << o), 1)]

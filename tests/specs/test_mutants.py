@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from specs_helpers import SMALL, workload
 
 from rmqueue.model import Allocator, ZoneConfig
 from rmqueue.specs import InvariantViolation
 from rmqueue.specs.check import StepChecker
-
-from specs_helpers import SMALL, workload
 
 
 @contextmanager
@@ -44,7 +43,8 @@ def mutant(module: str, func: str, old: str, new: str) -> Iterator[None]:
 MUTANTS = [
     # (id, module, function, old, new, invariants that may report it)
     ("merge_wrong_neighbour", "rmqueue.model.free", "free_one_page_locked",
-     "buddy = pfn ^ (1 << order)", "buddy = pfn ^ (2 << order) if order == 1 else pfn ^ (1 << order)",
+     "buddy = pfn ^ (1 << order)",
+     "buddy = pfn ^ (2 << order) if order == 1 else pfn ^ (1 << order)",
      {"pages_conserved", "block_aligned", "list_delta_consistent", "buddies_merged"}),
     ("merge_forgets_buddy", "rmqueue.model.free", "free_one_page_locked",
      "        zone.list_del(bidx)\n", "        pass\n",
@@ -61,11 +61,13 @@ MUTANTS = [
     ("expand_loses_half", "rmqueue.model.expand", "expand",
      "        rec.free_add.append((half, high, mt))\n",
      "        if high:\n            rec.free_add.append((half, high, mt))\n"
-     "        else:\n            zone.list_del(half - start)\n            zone.free_area[0].nr_free -= 1\n"
+     "        else:\n            zone.list_del(half - start)\n"
+     "            zone.free_area[0].nr_free -= 1\n"
      "            buddy_order[half - start] = -1\n",
      {"pages_conserved"}),
     ("bulk_free_pages_off", "rmqueue.model.rmqueue", "rmqueue_bulk",
-     "zone.vm_stat[NR_FREE_PAGES] -= i << order", "zone.vm_stat[NR_FREE_PAGES] -= (i - 1) << order",
+     "zone.vm_stat[NR_FREE_PAGES] -= i << order",
+     "zone.vm_stat[NR_FREE_PAGES] -= (i - 1) << order",
      {"free_pages_conserved"}),
     ("cma_accounting_skipped", "rmqueue.model.free", "mod_zone_freepage_state",
      "if mt == MIGRATE_CMA:", "if mt == MIGRATE_CMA and nr_pages > 1:",
