@@ -1,0 +1,253 @@
+"""The lockstep state machine: Hypothesis generates operations, the lockstep engine runs them
+on the implementation (and the model) and checks every transition.
+
+Use :func:`make_machine` to get a ``RuleBasedStateMachine`` subclass bound to an
+implementation and a zone; its ``TestCase`` runs under pytest or unittest::
+
+    from rmqueue.oracle.machine import make_machine
+    TestMyAllocator = make_machine("./my-allocator --fast").TestCase
+
+Rules are named after the kernel entry points (``alloc``, ``free``, ``drain``), plus
+``bad_request`` for implementations that validate.  Requests are queued and checked in waves
+of ``flush_every`` operations (and at teardown), so a child process is driven pipelined; a
+failure is raised at the end of its wave, and Hypothesis shrinks the operations as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from rmqueue.model.config import ZoneConfig
+
+from .adapters import Target, parse_target
+from .findings import Finding, ImplementationError
+from .lockstep import Lockstep
+from .trace import BAD_KINDS, Trace, Verdict
+
+Json = dict[str, Any]
+
+# One gfp list per (migratetype, hot/cold) class the model distinguishes, plus atomic.
+GFP_CLASSES: tuple[tuple[str, ...], ...] = (
+    ("GFP_KERNEL",),
+    ("GFP_HIGHUSER_MOVABLE",),
+    ("GFP_TEMPORARY",),
+    ("GFP_ATOMIC",),
+    ("GFP_KERNEL", "__GFP_COLD"),
+    ("GFP_HIGHUSER_MOVABLE", "__GFP_COLD"),
+    ("GFP_TEMPORARY", "__GFP_COLD"),
+)
+
+# Small, so that exhausting the zone (where lost pages and missed merges show) takes a few
+# operations, yet with every feature: 4 max-order blocks, pcp lists, RESERVE pageblocks.
+DEFAULT_CONFIG: Json = {
+    "zone": {"name": "Normal", "start_pfn": 0, "pages": 128},
+    "max_order": 6,
+    "pageblock_order": 4,
+    "cpus": 2,
+    "pcp": {"high": 6, "batch": 2},
+}
+
+
+class ImplementationAbort(BaseException):  # noqa: N818 - control flow, not an error type
+    """Stops Hypothesis at once (it catches only ``Exception``): an implementation that
+    crashes or hangs is not shrunk, its trace so far is already saved."""
+
+    def __init__(self, error: ImplementationError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(eq=False)
+class Recorder:
+    """Keeps (and writes first) the smallest failing trace seen, and counts examples."""
+
+    trace_path: Path | None = None
+    best: Trace | None = None
+    last: Trace | None = None
+    last_error: Finding | ImplementationError | None = None
+    examples: int = 0
+    steps: int = 0
+    on_example: Callable[[Recorder], None] | None = None
+
+    def failed(self, trace: Trace, error: Finding | ImplementationError) -> None:
+        self.last, self.last_error = trace, error
+        if self.best is None or len(trace.ops) <= len(self.best.ops):
+            self.best = trace
+            if self.trace_path is not None:
+                trace.write(self.trace_path)
+
+    def example_done(self, steps: int) -> None:
+        self.steps += steps
+        if self.on_example is not None:
+            self.on_example(self)
+
+
+@dataclass(frozen=True)
+class Options:
+    target: Target
+    config: ZoneConfig
+    timeout: float = 5.0
+    state_every: int = 1
+    flush_every: int = 32
+    bad_requests: bool = True
+    recorder: Recorder = field(default_factory=Recorder)
+
+
+def orders_strategy(max_order: int) -> st.SearchStrategy[int]:
+    """Small orders more often (they exercise the pcp lists), every order sometimes."""
+    weighted = [0, 0, 0, 0, 1, 1, 2] + list(range(max_order))
+    return st.sampled_from([o for o in weighted if o < max_order])
+
+
+class OracleMachine(RuleBasedStateMachine):
+    """Base class; :func:`make_machine` binds ``options`` and the rule strategies."""
+
+    options: ClassVar[Options]
+
+    def __init__(self) -> None:
+        super().__init__()
+        opts = self.options
+        self.handles: list[int] = []
+        self.freed: list[int] = []
+        self.engine: Lockstep | None = None
+        opts.recorder.examples += 1
+        self.engine = self._start(opts)
+
+    def _start(self, opts: Options) -> Lockstep:
+        adapter = opts.target.open(opts.timeout)
+        try:
+            return Lockstep(adapter, opts.config, state_every=opts.state_every)
+        except (Finding, ImplementationError) as exc:
+            adapter.close()
+            exc.step = -1
+            trace = Trace(opts.config, [], Verdict.of(exc), impl=opts.target.spec)
+            opts.recorder.failed(trace, exc)
+            if isinstance(exc, ImplementationError):
+                raise ImplementationAbort(exc) from None
+            raise
+
+    def _submit(self, op: Json) -> int:
+        assert self.engine is not None
+        index = self.engine.submit(op)
+        if (index + 1) % self.options.flush_every == 0:
+            self._flush()
+        return index
+
+    def _flush(self) -> None:
+        engine = self.engine
+        assert engine is not None
+        try:
+            engine.flush()
+        except (Finding, ImplementationError) as exc:
+            self._record(exc)
+            engine.close()
+            self.engine = None
+            if isinstance(exc, ImplementationError):
+                raise ImplementationAbort(exc) from None
+            raise
+        live = engine.live
+        self.handles = [h for h in self.handles if h in live or h >= engine.executed]
+
+    def _record(self, exc: Finding | ImplementationError) -> None:
+        engine = self.engine
+        assert engine is not None
+        step = exc.step if exc.step is not None else len(engine.ops) - 1
+        trace = Trace(
+            self.options.config,
+            engine.ops[: step + 1],
+            Verdict.of(exc),
+            impl=self.options.target.spec,
+            hello=dict(engine.hello.raw),
+            level=engine.level.value,
+            observed=engine.observed[: step + 1],
+        )
+        self.options.recorder.failed(trace, exc)
+
+    @rule(data=st.data())
+    def alloc(self, data: st.DataObject) -> None:
+        cfg = self.options.config
+        cpu = data.draw(st.integers(0, cfg.cpus - 1), label="cpu")
+        order = data.draw(orders_strategy(cfg.max_order), label="order")
+        gfp = data.draw(st.sampled_from(GFP_CLASSES), label="gfp")
+        index = self._submit({"op": "alloc", "cpu": cpu, "order": order, "gfp": list(gfp)})
+        self.handles.append(index)
+
+    @precondition(lambda self: bool(self.handles))
+    @rule(data=st.data())
+    def free(self, data: st.DataObject) -> None:
+        cfg = self.options.config
+        block = data.draw(st.sampled_from(self.handles), label="block")
+        cpu = data.draw(st.integers(0, cfg.cpus - 1), label="cpu")
+        cold = data.draw(st.booleans(), label="cold")
+        self.handles.remove(block)
+        self.freed.append(block)
+        self._submit({"op": "free", "block": block, "cpu": cpu, "cold": cold})
+
+    @rule(data=st.data())
+    def drain(self, data: st.DataObject) -> None:
+        cpu = data.draw(st.integers(0, self.options.config.cpus - 1), label="cpu")
+        self._submit({"op": "drain", "cpu": cpu})
+
+    @precondition(
+        lambda self: self.options.bad_requests
+        and self.engine is not None
+        and self.engine.hello.validates
+    )
+    @rule(data=st.data())
+    def bad_request(self, data: st.DataObject) -> None:
+        kind = data.draw(st.sampled_from(BAD_KINDS), label="kind")
+        op: Json = {"op": "bad", "kind": kind}
+        if kind in ("free_wrong_order", "double_free"):
+            pool = self.handles if kind == "free_wrong_order" else self.freed
+            if not pool:
+                return
+            op["block"] = data.draw(st.sampled_from(pool), label="block")
+        elif kind == "free_unallocated":
+            op["page"] = data.draw(st.integers(0, self.options.config.pages - 1), label="page")
+        else:
+            op["cpu"] = data.draw(st.integers(0, 3), label="cpu")
+        self._submit(op)
+
+    def teardown(self) -> None:
+        if self.engine is None:
+            return
+        try:
+            self._flush()
+        finally:
+            if self.engine is not None:
+                self.options.recorder.example_done(len(self.engine.ops))
+                self.engine.close()
+                self.engine = None
+
+
+def make_machine(
+    impl: str | Target | Callable[[], object],
+    config: ZoneConfig | None = None,
+    *,
+    timeout: float = 5.0,
+    state_every: int = 1,
+    flush_every: int = 32,
+    recorder: Recorder | None = None,
+) -> type[OracleMachine]:
+    """A state machine class that fuzzes ``impl`` (a ``--impl`` string, a Target, or a
+    factory of an in-process allocator) against the model on ``config``."""
+    target = impl if isinstance(impl, Target) else parse_target(impl)
+    cfg = config if config is not None else ZoneConfig.from_json(DEFAULT_CONFIG)
+    opts = Options(target, cfg, timeout, state_every, flush_every,
+                   recorder=recorder or Recorder())
+    digest = hashlib.sha384(
+        json.dumps([target.spec, cfg.to_json()], sort_keys=True).encode()
+    ).digest()
+    cls = type("OracleMachine_" + hashlib.sha1(digest).hexdigest()[:8], (OracleMachine,),
+               {"options": opts, "__module__": __name__})
+    # Hypothesis keys the example database on this: one key per implementation and zone.
+    cls._hypothesis_internal_add_digest = digest  # type: ignore[attr-defined]
+    return cls
