@@ -9,6 +9,7 @@ lists, ``("pc", cpu)`` pcp count, ``("pl", cpu, t)`` pcp list length, ``"pp"`` p
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,16 +23,16 @@ CountKey = Any
 
 
 class PyCounts:
-    """The Counts accessor as Python source over a dict ``D`` (read through ``g``); it
-    remembers every key the formula reads."""
+    """The Counts accessor as Python source over a ``defaultdict(int)`` ``D`` (a missing key
+    reads 0); it remembers every key the formula reads."""
 
     def __init__(self, max_order: int) -> None:
         self.max_order = max_order
         self.reads: list[CountKey] = []
 
-    def _g(self, key: CountKey, default: str = "0") -> PyTerm:
+    def _g(self, key: CountKey) -> PyTerm:
         self.reads.append(key)
-        return PyTerm(f"g({key!r}, {default})")
+        return PyTerm(f"D[{key!r}]")
 
     def nr_free(self, o: int) -> PyTerm:
         return self._g(("nf", o))
@@ -64,7 +65,7 @@ class PyCounts:
         return self._g(("c", item))
 
     def fair_depleted(self) -> PyTerm:
-        return self._g("fair", "False")
+        return PyTerm(f"bool({self._g('fair').s})")
 
 
 class DictCounts:
@@ -122,19 +123,20 @@ class DictCounts:
 def compile_count_formula(
     formula: Callable[..., Any], max_order: int, i: int
 ) -> tuple[Callable[[dict[CountKey, Any]], bool], tuple[CountKey, ...]]:
-    """``formula(ops, C, i)`` as a Python function of the dict, and the keys it reads."""
+    """``formula(ops, C, i)`` as a Python function of a ``defaultdict(int)``, and the keys it
+    reads."""
     view = PyCounts(max_order)
     body = formula(PY_OPS, view, i).s
-    src = f"def _f(D):\n    g = D.get\n    return {body}\n"
+    src = f"def _f(D):\n    return {body}\n"
     ns: dict[str, Any] = {}
     exec(compile(src, f"<formula {formula.__name__}[{i}]>", "exec"), ns)
     fn: Callable[[dict[CountKey, Any]], bool] = ns["_f"]
     return fn, tuple(dict.fromkeys(view.reads))
 
 
-def full_counts(zone: Zone) -> dict[CountKey, Any]:
+def full_counts(zone: Zone) -> defaultdict[CountKey, Any]:
     """Every count of the abstract state, by walking every list: O(zone)."""
-    d: dict[CountKey, Any] = {}
+    d: defaultdict[CountKey, Any] = defaultdict(int)
     fp = [0] * MIGRATE_TYPES
     for o in range(zone.max_order):
         d["nf", o] = zone.free_area[o].nr_free

@@ -49,23 +49,34 @@ def unpack_page(w: int) -> dict[str, int]:
     return {k: (w >> lo) & ((1 << width) - 1) for k, (lo, width) in PAGE_FIELDS.items()}
 
 
+class _Idx(SmtTerm):
+    """An event index the solver sees as a literal; the events are handed over sorted, so
+    the permutation witness is the identity."""
+
+    __slots__ = ("j",)
+
+    def __init__(self, j: int) -> None:
+        super().__init__(lit(j))
+        self.j = j
+
+
 class _SmtEvents:
-    """Events as UF applications; the witness permutation is a literal table."""
+    """Sorted events as macro parameters ``x<j>``/``w<j>``."""
 
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def x(self, i: SmtTerm) -> SmtTerm:
-        return SmtTerm(f"(select ex {i.s})")
+    def x(self, i: _Idx) -> SmtTerm:
+        return SmtTerm(f"x{i.j}")
 
-    def w(self, i: SmtTerm) -> SmtTerm:
-        return SmtTerm(f"(select ew {i.s})")
+    def w(self, i: _Idx) -> SmtTerm:
+        return SmtTerm(f"w{i.j}")
 
-    def perm(self, j: int) -> SmtTerm:
-        return SmtTerm(f"(select ep {lit(j)})")
+    def perm(self, j: int) -> _Idx:
+        return _Idx(j)
 
-    def inv(self, i: SmtTerm) -> SmtTerm:
-        return SmtTerm(f"(select ei {i.s})")
+    def inv(self, i: _Idx) -> SmtTerm:
+        return SmtTerm(lit(i.j))
 
 
 class _SmtLists:
@@ -147,11 +158,6 @@ class SmtBatch:
         self._reads: set[int] = set()
         mo = zone.max_order
         env = page_env(zone, self._read)
-        self._page = [
-            (inv, compile_page_formula(inv.formula, mo, env, log=True))
-            for inv in PAGE_INVARIANTS
-            if inv.per_step
-        ]
         four = ("p", "a", "b", "net")
         self._ldc = (
             compile_page_formula(T.free_list_delta_consistent, mo, env, True, four),
@@ -171,6 +177,7 @@ class SmtBatch:
         text.append(smt_page_macro("alloc_ok", T.alloc_result_valid, view, ("p", "k")))
         text.append(smt_page_macro("free_ok", T.free_result_valid, view, ("p", "k")))
         per_step = tuple(inv for inv in PAGE_INVARIANTS if inv.per_step)
+        self._page_all = compile_page_formula(conjunction(per_step), mo, env, log=True)
         self._step_page = per_step
         text.append(smt_page_macro("inv_page", conjunction(per_step), view))
         self.session.run("".join(text))
@@ -196,44 +203,47 @@ class SmtBatch:
         self._reads.add(p)
         return p
 
-    def add_step(self, chk: StepChecker, rec: Transition, sc: Scan, step: int) -> None:
-        z = self.zone
-        self._chk = chk
+    def _chain(self, run: Any, *args: int) -> str:
+        """Run a logging evaluator and return the array of the pages it read (packed)."""
         self._reads = reads = set[int]()
+        run(*args)
+        z = self.zone
+        start = z.zone_start_pfn
+        end = start + z.spanned_pages
+        items = []
+        for p in sorted(reads):
+            if start <= p < end:
+                i = p - start
+                w = pack_page(z.buddy_order[i], z.list_of[i], z.alloc_order[i], z.cached_mt[i],
+                              z.nr_free_lists)
+                items.append((p, w))
+                self._words[p] = w
+        return store_chain(items)
+
+    def add_step(self, chk: StepChecker, rec: Transition, sc: Scan, step: int) -> None:
+        self._chk = chk
+        self._words = words = dict[int, int]()
         conj: list[Conjunct] = []
         for (pfn, kind, a, b), net in sc.net.items():
-            self._ldc[kind](pfn, a, b, net)
+            m = self._chain(self._ldc[kind], pfn, a, b, net)
             lst = {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
             conj.append(("list_delta_consistent",
-                         f"({'ldc_pcp' if kind else 'ldc_free'} m {lit(pfn)} {lit(a)} {lit(b)} "
-                         f"{lit(net)})", {"pfns": [pfn], "lists": [lst], "net": net}, []))
+                         f"({'ldc_pcp' if kind else 'ldc_free'} {m} {lit(pfn)} {lit(a)} "
+                         f"{lit(b)} {lit(net)})", {"pfns": [pfn], "lists": [lst], "net": net},
+                         []))
         conj.extend(self._op_conjuncts(rec))
         if sc.events:
             conj.append(self._pages_conserved(sc))
         for pfn in sc.pfns:
-            for _, fn in self._page:
-                fn(pfn)
-            members: list[Any] = [
-                (inv.name, f"(inv_{inv.name} m {lit(pfn)})", {"pfns": [pfn]}, [])
-                for inv in self._step_page
-            ]
-            conj.append(("page", f"(inv_page m {lit(pfn)})", {"pfns": [pfn]}, members))
+            m = self._chain(self._page_all, pfn)
+            conj.append(("page", f"(inv_page {m} {lit(pfn)})", {"pfns": [pfn], "m": m}, []))
         for dom, i in chk.count_groups(sc):
             values = chk.post_counts() if dom == "post" else sc.D
             name, keys = self._count_macro(chk, dom, i)
             args = " ".join(_value(values.get(k, False if k == "fair" else 0)) for k in keys)
             conj.append(("counts", f"({name} {args})" if keys else f"({name})",
                          {"group": (dom, i), "values": dict(values)}, []))
-        start = z.zone_start_pfn
-        end = start + z.spanned_pages
-        bo, lo, ao, cm, nfl = z.buddy_order, z.list_of, z.alloc_order, z.cached_mt, z.nr_free_lists
-        words = {}
-        for p in reads:
-            if start <= p < end:
-                i = p - start
-                words[p] = pack_page(bo[i], lo[i], ao[i], cm[i], nfl)
-        lets = f"(m {store_chain(sorted(words.items()))}) {self._event_lets(sc)}"
-        self.pending.append((step, lets, conj, words))
+        self.pending.append((step, "", conj, words))
         if len(self.pending) >= self.batch:
             self.flush(chk)
 
@@ -241,9 +251,9 @@ class SmtBatch:
         z = self.zone
         if rec.op in ("alloc", "free") and rec.pfn is not None:
             k = 0 if rec.op == "alloc" else 1
-            self._res[k](rec.pfn, rec.order)
+            m = self._chain(self._res[k], rec.pfn, rec.order)
             name = ("alloc_result_valid", "free_result_valid")[k]
-            return [(name, f"({('alloc_ok', 'free_ok')[k]} m {lit(rec.pfn)} {lit(rec.order)})",
+            return [(name, f"({('alloc_ok', 'free_ok')[k]} {m} {lit(rec.pfn)} {lit(rec.order)})",
                      {"pfns": [rec.pfn], "orders": [rec.order]}, [])]
         if rec.op == "alloc":
             text = T.alloc_failure_justified(SMT_OPS, _SmtLists(z), rec.order,
@@ -256,33 +266,22 @@ class SmtBatch:
         return []
 
     def _pages_conserved(self, sc: Scan) -> Conjunct:
-        n = len(sc.events)
+        ev = sorted(sc.events)
+        n = len(ev)
         if n not in self._pc_macros:
             body = T.pages_conserved(SMT_OPS, _SmtEvents(n)).s
-            arr = "(Array (_ BitVec 64) (_ BitVec 64))"
-            self.session.run(f"(define-fun pc_{n} ((ex {arr}) (ew {arr}) (ei {arr}) "
-                             f"(ep {arr})) Bool {body})\n")
+            params = " ".join(f"(x{j} (_ BitVec 64)) (w{j} (_ BitVec 64))" for j in range(n))
+            self.session.run(f"(define-fun pc_{n} ({params}) Bool {body})\n")
             self._pc_macros.add(n)
-        return ("pages_conserved", f"(pc_{n} ex ew ei ep)", {"events": sorted(sc.events)}, [])
-
-    def _event_lets(self, sc: Scan) -> str:
-        ev = sc.events
-        perm = sorted(range(len(ev)), key=ev.__getitem__)
-        inv = [0] * len(ev)
-        for j, i in enumerate(perm):
-            inv[i] = j
-        ex = store_chain([(i, x) for i, (x, _) in enumerate(ev)])
-        ew = store_chain([(i, w) for i, (_, w) in enumerate(ev)])
-        ei = store_chain(list(enumerate(inv)))
-        ep = store_chain(list(enumerate(perm)))
-        return f"(ex {ex}) (ew {ew}) (ei {ei}) (ep {ep})"
+        args = " ".join(f"{lit(x)} {lit(w)}" for x, w in ev)
+        return ("pages_conserved", f"(pc_{n} {args})", {"events": ev}, [])
 
     def flush(self, chk: StepChecker) -> None:
         pending, self.pending = self.pending, []
         if not pending:
             return
         script = "".join(
-            f"(push)(assert (not (let ({lets}) (and true {' '.join(c[1] for c in conj)}))))"
+            f"(push)(assert (not (and true {' '.join(c[1] for c in conj)})))"
             f"{CHECK}(pop)\n"
             for _, lets, conj, _ in pending
         )
@@ -306,10 +305,15 @@ class SmtBatch:
                              {"index": i, "values": {repr(k): v for k, v in
                                                      c[2]["values"].items()}}, [])
                             for inv in self._chk.group_members(dom))
+            elif c[0] == "page":
+                pfn = c[2]["pfns"][0]
+                m = c[2]["m"]
+                flat.extend((inv.name, f"(inv_{inv.name} {m} {lit(pfn)})", {"pfns": [pfn]}, [])
+                            for inv in self._step_page)
             else:
-                flat.extend(c[3] if c[3] else [c])
+                flat.append(c)
         script = "".join(
-            f"(push)(assert (not (let ({lets}) {c[1]}))){CHECK}(pop)\n" for c in flat
+            f"(push)(assert (not {c[1]})){CHECK}(pop)\n" for c in flat
         )
         answers = self.session.run(script).split()
         from .check import kernel_ref
