@@ -176,13 +176,25 @@ class SmtBatch:
         text.append(smt_page_macro("ldc_pcp", T.pcp_list_delta_consistent, view, four))
         text.append(smt_page_macro("alloc_ok", T.alloc_result_valid, view, ("p", "k")))
         text.append(smt_page_macro("free_ok", T.free_result_valid, view, ("p", "k")))
-        per_step = tuple(inv for inv in PAGE_INVARIANTS if inv.per_step)
-        self._page_all = compile_page_formula(conjunction(per_step), mo, env, log=True)
-        self._step_page = per_step
-        text.append(smt_page_macro("inv_page", conjunction(per_step), view))
+        self._view, self._env = view, env
+        self._site_macros: dict[frozenset[str], tuple[str, Any, tuple[Any, ...]]] = {}
         self.session.run("".join(text))
         self._macros: dict[tuple[str, int], tuple[str, list[Any]]] = {}
         self._pc_macros: set[int] = set()
+
+    def _site_macro(
+        self, chk: StepChecker, sites: frozenset[str]
+    ) -> tuple[str, Any, tuple[Any, ...]]:
+        """The macro, logging evaluator and members of the page invariants for ``sites``."""
+        got = self._site_macros.get(sites)
+        if got is None:
+            invs = chk.site_invariants(sites)
+            name = "inv_site_" + "_".join(sorted(sites))
+            formula = conjunction(invs)
+            self.session.run(smt_page_macro(name, formula, self._view))
+            fn = compile_page_formula(formula, self.zone.max_order, self._env, log=True)
+            got = self._site_macros[sites] = (name, fn, invs)
+        return got
 
     def _count_macro(self, chk: StepChecker, dom: str, i: int) -> tuple[str, list[Any]]:
         """The macro of a count group at ``i`` (defined on first use), and its keys."""
@@ -235,8 +247,10 @@ class SmtBatch:
         if sc.events:
             conj.append(self._pages_conserved(sc))
         for pfn in sc.pfns:
-            m = self._chain(self._page_all, pfn)
-            conj.append(("page", f"(inv_page {m} {lit(pfn)})", {"pfns": [pfn], "m": m}, []))
+            name, fn, invs = self._site_macro(chk, sc.sites(pfn))
+            m = self._chain(fn, pfn)
+            conj.append(("page", f"({name} {m} {lit(pfn)})",
+                         {"pfns": [pfn], "m": m, "invs": invs}, []))
         for dom, i in chk.count_groups(sc):
             values = chk.post_counts() if dom == "post" else sc.D
             name, keys = self._count_macro(chk, dom, i)
@@ -309,7 +323,7 @@ class SmtBatch:
                 pfn = c[2]["pfns"][0]
                 m = c[2]["m"]
                 flat.extend((inv.name, f"(inv_{inv.name} {m} {lit(pfn)})", {"pfns": [pfn]}, [])
-                            for inv in self._step_page)
+                            for inv in c[2]["invs"])
             else:
                 flat.append(c)
         script = "".join(

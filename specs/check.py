@@ -77,7 +77,8 @@ def coverage_mismatch(events: list[tuple[int, int]]) -> int | None:
 class Scan:
     """What one record touches: list deltas, nets per (pfn, list), events, orders, cpus."""
 
-    __slots__ = ("D", "net", "events", "orders", "cpus", "pfns")
+    __slots__ = ("D", "net", "events", "orders", "cpus", "pfns", "free_added", "pcp_added",
+                 "added")
 
     def __init__(self) -> None:
         self.D: defaultdict[CountKey, Any] = defaultdict(int)
@@ -87,6 +88,20 @@ class Scan:
         self.orders: set[int] = set()
         self.cpus: set[int] = set()
         self.pfns: set[int] = set()
+        self.free_added: set[int] = set()
+        self.pcp_added: set[int] = set()
+        self.added: set[int] = set()
+
+    def sites(self, pfn: int) -> frozenset[str]:
+        """The kinds of site ``pfn`` is in this record (see ``Invariant.step_sites``)."""
+        out = {"touched"}
+        if pfn in self.added:
+            out.add("added")
+        if pfn in self.free_added:
+            out.add("free_added")
+        if pfn in self.pcp_added:
+            out.add("pcp_added")
+        return frozenset(out)
 
 
 def scan(rec: Transition) -> Scan:
@@ -120,6 +135,11 @@ def scan(rec: Transition) -> Scan:
             cpus.add(cpu)
             pfns.add(pfn)
     D["pp"] = pp
+    sc.free_added = {x[0] for x in rec.free_add}
+    sc.pcp_added = {x[2] for x in rec.pcp_add}
+    sc.added = sc.free_added | sc.pcp_added
+    if rec.pfn is not None and rec.op == "alloc":
+        sc.added.add(rec.pfn)
     if rec.pfn is not None:
         size = 1 << rec.order
         sign = 1 if rec.op == "alloc" else -1 if rec.op == "free" else 0
@@ -149,8 +169,8 @@ class StepChecker:
         env = page_env(zone)
         self._page = [(inv, compile_page_formula(inv.formula, mo, env)) for inv in PAGE_INVARIANTS]
         self._step_page = [(inv, fn) for inv, fn in self._page if inv.per_step]
-        self._page_all = compile_page_formula(
-            conjunction(tuple(inv for inv, _ in self._step_page)), mo, env)
+        self._env = env
+        self._site_fns: dict[frozenset[str], tuple[Callable[..., bool], list[Any]]] = {}
         self._ldc_free = compile_page_formula(
             T.free_list_delta_consistent, mo, env, params=("p", "a", "b", "net"))
         self._ldc_pcp = compile_page_formula(
@@ -184,6 +204,20 @@ class StepChecker:
         self._nf = [a.nr_free for a in z.free_area]
         self._pc = [p.count for p in z.pageset]
         self._vm = list(z.vm_stat)
+
+    def site_invariants(self, sites: frozenset[str]) -> tuple[Invariant, ...]:
+        """The per-step page invariants instantiated at a pfn of these site kinds."""
+        return tuple(inv for inv, _ in self._step_page if inv.step_sites in sites)
+
+    def site_fn(self, sites: frozenset[str]) -> tuple[Callable[..., bool], list[Any]]:
+        """The compiled conjunction of the page invariants for these site kinds."""
+        got = self._site_fns.get(sites)
+        if got is None:
+            invs = self.site_invariants(sites)
+            fn = compile_page_formula(conjunction(invs), self.zone.max_order, self._env)
+            got = self._site_fns[sites] = (
+                fn, [(inv, f) for inv, f in self._step_page if inv in invs])
+        return got
 
     def group_fn(self, dom: str, i: int) -> tuple[Callable[..., bool], tuple[Any, ...]]:
         """The compiled conjunction of the count invariants of ``dom`` at ``i``."""
@@ -264,10 +298,11 @@ class StepChecker:
             self._fail("pages_conserved", step,
                        f"the pages the step removed and added differ at pfn {bad} (a page "
                        "lost or doubled)", {"pfns": [bad], "events": sorted(sc.events)})
-        page_all = self._page_all
+        site_fn = self.site_fn
         for pfn in sc.pfns:
-            if not page_all(pfn):
-                for inv, fn in self._step_page:
+            fn_all, members = site_fn(sc.sites(pfn))
+            if not fn_all(pfn):
+                for inv, fn in members:
                     if not fn(pfn):
                         self._fail_page(inv, pfn, step)
         self._counts_fast(sc, step)

@@ -139,6 +139,11 @@ class Invariant:
     ``per_step`` is False for an invariant the per-step checker need not instantiate because
     the step predicates imply it from the pre-state (``blocks_disjoint``: a partition stays a
     partition when ``pages_conserved`` holds); the full check and the proofs still use it.
+    ``step_sites`` says at which pfns of a step's record a page invariant is instantiated:
+    ``touched`` (every pfn the record names), ``added`` (blocks put on a list or handed out),
+    ``free_added``, ``pcp_added``.  The frame argument: an instance reads the pfn's own state
+    (and, for ``buddies_merged``, its buddy's, a symmetric relation), so it can only turn
+    false where that state was set.
     """
 
     name: str
@@ -149,6 +154,7 @@ class Invariant:
     domain: str = "page"
     linear: bool = False
     per_step: bool = True
+    step_sites: str = "touched"
 
 
 # -- helpers (dual) -----------------------------------------------------------------------
@@ -339,16 +345,17 @@ def fair_depleted_matches(ops: Ops[Any, Any], C: Counts[Any, Any], i: int) -> An
 
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant("block_aligned", "mm/page_alloc.c v4.3 __free_one_page/expand; semantics §7.3",
-              block_aligned.__doc__ or "", "page", block_aligned),
+              block_aligned.__doc__ or "", "page", block_aligned, step_sites="added"),
     Invariant("blocks_disjoint", "semantics §7.3 (free blocks never overlap)",
               blocks_disjoint.__doc__ or "", "page", blocks_disjoint, per_step=False),
     Invariant("buddy_flag_on_free_heads", "set_page_order/rmv_page_order; semantics §3",
               buddy_flag_on_free_heads.__doc__ or "", "page", buddy_flag_on_free_heads),
     Invariant("buddies_merged", "__free_one_page, mm/page_alloc.c v4.3",
-              buddies_merged.__doc__ or "", "page", buddies_merged),
+              buddies_merged.__doc__ or "", "page", buddies_merged, step_sites="free_added"),
     Invariant("pcp_list_matches_cached_mt",
               "free_hot_cold_page/rmqueue_bulk; semantics §11.3",
-              pcp_list_matches_cached_mt.__doc__ or "", "page", pcp_list_matches_cached_mt),
+              pcp_list_matches_cached_mt.__doc__ or "", "page", pcp_list_matches_cached_mt,
+              step_sites="pcp_added"),
     Invariant("nr_free_matches_lists", "struct free_area; semantics §7.3",
               nr_free_matches_lists.__doc__ or "", "count", nr_free_matches_lists,
               "order", True),
