@@ -94,14 +94,18 @@ class Scan:
 
     def sites(self, pfn: int) -> frozenset[str]:
         """The kinds of site ``pfn`` is in this record (see ``Invariant.step_sites``)."""
-        out = {"touched"}
-        if pfn in self.added:
-            out.add("added")
-        if pfn in self.free_added:
-            out.add("free_added")
-        if pfn in self.pcp_added:
-            out.add("pcp_added")
-        return frozenset(out)
+        return SITE_SETS[self.site_mask(pfn)]
+
+    def site_mask(self, pfn: int) -> int:
+        return ((pfn in self.added) | ((pfn in self.free_added) << 1)
+                | ((pfn in self.pcp_added) << 2))
+
+
+SITE_SETS = tuple(
+    frozenset({"touched"} | {n for b, n in ((1, "added"), (2, "free_added"), (4, "pcp_added"))
+                             if m & b})
+    for m in range(8)
+)
 
 
 def scan(rec: Transition) -> Scan:
@@ -113,27 +117,33 @@ def scan(rec: Transition) -> Scan:
     ev = sc.events
     pfns = sc.pfns
     if rec.free_del or rec.free_add:
-        orders = sc.orders
+        fl: defaultdict[tuple[int, int], int] = defaultdict(int)
         for sign, ops in ((-1, rec.free_del), (1, rec.free_add)):
             for pfn, o, mt in ops:
                 net[pfn, 0, o, mt] += sign
-                D["fl", o, mt] += sign
-                D["fp", mt] += sign << o
+                fl[o, mt] += sign
                 ev.append((pfn, sign))
                 ev.append((pfn + (1 << o), -sign))
-                orders.add(o)
-                pfns.add(pfn)
+        orders = sc.orders
+        for (o, mt), n in fl.items():
+            D["fl", o, mt] = n
+            D["fp", mt] += n << o
+            orders.add(o)
     pp = 0
     cpus = sc.cpus
-    for sign, pops in ((-1, rec.pcp_del), (1, rec.pcp_add)):
-        for cpu, idx, pfn in pops:
-            net[pfn, 1, cpu, idx] += sign
-            D["pl", cpu, idx] += sign
-            pp += sign
-            ev.append((pfn, sign))
-            ev.append((pfn + 1, -sign))
+    if rec.pcp_del or rec.pcp_add:
+        pl: defaultdict[tuple[int, int], int] = defaultdict(int)
+        for sign, pops in ((-1, rec.pcp_del), (1, rec.pcp_add)):
+            for cpu, idx, pfn in pops:
+                net[pfn, 1, cpu, idx] += sign
+                pl[cpu, idx] += sign
+                ev.append((pfn, sign))
+                ev.append((pfn + 1, -sign))
+        for (cpu, idx), n in pl.items():
+            D["pl", cpu, idx] = n
+            pp += n
             cpus.add(cpu)
-            pfns.add(pfn)
+    pfns.update(k[0] for k in net)
     D["pp"] = pp
     sc.free_added = {x[0] for x in rec.free_add}
     sc.pcp_added = {x[2] for x in rec.pcp_add}
@@ -171,6 +181,7 @@ class StepChecker:
         self._step_page = [(inv, fn) for inv, fn in self._page if inv.per_step]
         self._env = env
         self._site_fns: dict[frozenset[str], tuple[Callable[..., bool], list[Any]]] = {}
+        self._mask_fns = [self.site_fn(SITE_SETS[m]) for m in range(8)]
         self._ldc_free = compile_page_formula(
             T.free_list_delta_consistent, mo, env, params=("p", "a", "b", "net"))
         self._ldc_pcp = compile_page_formula(
@@ -298,9 +309,11 @@ class StepChecker:
             self._fail("pages_conserved", step,
                        f"the pages the step removed and added differ at pfn {bad} (a page "
                        "lost or doubled)", {"pfns": [bad], "events": sorted(sc.events)})
-        site_fn = self.site_fn
+        mask_fns = self._mask_fns
+        added, free_added, pcp_added = sc.added, sc.free_added, sc.pcp_added
         for pfn in sc.pfns:
-            fn_all, members = site_fn(sc.sites(pfn))
+            fn_all, members = mask_fns[(pfn in added) | ((pfn in free_added) << 1)
+                                       | ((pfn in pcp_added) << 2)]
             if not fn_all(pfn):
                 for inv, fn in members:
                     if not fn(pfn):
@@ -344,20 +357,31 @@ class StepChecker:
 
     def _counts_fast(self, sc: Scan, step: int) -> None:
         D = sc.D
-        post: dict[CountKey, Any] | None = None
-        for dom, i in self.count_groups(sc):
-            if dom == "post":
-                post = values = self.post_counts()
-            else:
-                values = D
-            fn, _ = self.group_fn(dom, i)
-            if not fn(values):
-                for inv in self.group_members(dom):
-                    f1, reads = self._count_fn(inv, i)
-                    if not f1(values):
-                        label = "post" if post is not None else "delta"
-                        self._fail_count(inv, i, step,
-                                         {label: {repr(k): values.get(k, 0) for k in reads}})
+        gf = self._group_fns
+        for o in sc.orders:
+            fn = gf.get(("order", o)) or self.group_fn("order", o)
+            if not fn[0](D):
+                self._name_count_failure("order", o, D, "delta", step)
+        for c in sc.cpus:
+            fn = gf.get(("cpu", c)) or self.group_fn("cpu", c)
+            if not fn[0](D):
+                self._name_count_failure("cpu", c, D, "delta", step)
+        fn = gf.get(("zone", 0)) or self.group_fn("zone", 0)
+        if not fn[0](D):
+            self._name_count_failure("zone", 0, D, "delta", step)
+        post = self.post_counts()
+        fn = gf.get(("post", 0)) or self.group_fn("post", 0)
+        if not fn[0](post):
+            self._name_count_failure("post", 0, post, "post", step)
+
+    def _name_count_failure(
+        self, dom: str, i: int, values: dict[CountKey, Any], label: str, step: int
+    ) -> None:
+        for inv in self.group_members(dom):
+            f1, reads = self._count_fn(inv, i)
+            if not f1(values):
+                self._fail_count(inv, i, step, {label: {repr(k): values.get(k, 0)
+                                                        for k in reads}})
 
     def post_counts(self) -> defaultdict[CountKey, Any]:
         """The O(1) post-state counts the non-linear count invariants read."""
