@@ -273,6 +273,12 @@ def check_transition(
     if op == "free":
         post_alloc.pop(request.get("pfn", -1), None)
     post_v = build_view(config, post_state, post_alloc)[0] if post_state is not None else None
+    if "error" in response:
+        # a refused request (``validates: true``) must leave the state unchanged
+        if pre_v is not None and post_v is not None:
+            pre_v.alloc = post_v.alloc = pre_alloc
+            out.extend(_free_set_change(pre_v, post_v, [], 0))
+        return out
     if op == "alloc":
         out.extend(_check_alloc(config, pre_v, post_v, pre_alloc, request, response))
     elif op == "free":

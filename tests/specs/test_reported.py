@@ -182,3 +182,11 @@ def test_black_box_alloc_overlapping_allocated_block() -> None:
     assert check_transition(cfg, None, {4: 2}, req, {"pfn": 2}, None) == []
     vs = check_transition(cfg, None, {4: 2}, req, {"pfn": 6}, None)
     assert names(vs) == {"alloc_result_valid"}
+
+
+def test_refused_request_must_change_nothing(steps: list[tuple[Any, ...]]) -> None:
+    pre, pre_alloc, req, _, post, _ = _last(steps, "free")
+    refused = {"error": "not allocated"}
+    assert check_transition(SMALL, pre, pre_alloc, req, refused, pre) == []
+    assert "pages_conserved" in names(check_transition(SMALL, pre, pre_alloc, req, refused,
+                                                       post))
