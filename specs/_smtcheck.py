@@ -9,6 +9,7 @@ some instance fails, ``(check-sat)``, ``(pop)``.  Steps are sent in batches as o
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from rmqueue.model.record import Transition
@@ -179,6 +180,12 @@ class SmtBatch:
         self._view, self._env = view, env
         self._site_macros: dict[frozenset[str], tuple[str, Any, tuple[Any, ...]]] = {}
         self.session.run("".join(text))
+        # definitions made since the last batch; they go first in the next script
+        self._defs: list[str] = []
+        # the batch being solved in the background (ctypes releases the GIL during the
+        # call, so the solver overlaps with the model and the text generation)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmqueue-z3")
+        self._inflight: tuple[Future[str], list[Any]] | None = None
         self._macros: dict[tuple[str, int], tuple[str, list[Any]]] = {}
         self._pc_macros: set[int] = set()
 
@@ -191,7 +198,7 @@ class SmtBatch:
             invs = chk.site_invariants(sites)
             name = "inv_site_" + "_".join(sorted(sites))
             formula = conjunction(invs)
-            self.session.run(smt_page_macro(name, formula, self._view))
+            self._defs.append(smt_page_macro(name, formula, self._view))
             fn = compile_page_formula(formula, self.zone.max_order, self._env, log=True)
             got = self._site_macros[sites] = (name, fn, invs)
         return got
@@ -207,7 +214,7 @@ class SmtBatch:
                 f"(v{j} {'Bool' if k == 'fair' else '(_ BitVec 64)'})"
                 for j, k in enumerate(view.keys)
             )
-            self.session.run(f"(define-fun {name} ({params}) Bool {body})\n")
+            self._defs.append(f"(define-fun {name} ({params}) Bool {body})\n")
             got = self._macros[(dom, i)] = (name, view.keys)
         return got
 
@@ -259,7 +266,7 @@ class SmtBatch:
                          {"group": (dom, i), "values": dict(values)}, []))
         self.pending.append((step, "", conj, words))
         if len(self.pending) >= self.batch:
-            self.flush(chk)
+            self.flush(chk, wait=self.batch <= 1)
 
     def _op_conjuncts(self, rec: Transition) -> list[Conjunct]:
         z = self.zone
@@ -285,21 +292,33 @@ class SmtBatch:
         if n not in self._pc_macros:
             body = T.pages_conserved(SMT_OPS, _SmtEvents(n)).s
             params = " ".join(f"(x{j} (_ BitVec 64)) (w{j} (_ BitVec 64))" for j in range(n))
-            self.session.run(f"(define-fun pc_{n} ({params}) Bool {body})\n")
+            self._defs.append(f"(define-fun pc_{n} ({params}) Bool {body})\n")
             self._pc_macros.add(n)
         args = " ".join(f"{lit(x)} {lit(w)}" for x, w in ev)
         return ("pages_conserved", f"(pc_{n} {args})", {"events": ev}, [])
 
-    def flush(self, chk: StepChecker) -> None:
+    def flush(self, chk: StepChecker, wait: bool = True) -> None:
+        """Send the pending steps to the solver; with ``wait``, also collect every answer
+        (raising for a failing step), else collect only the previous batch's."""
+        self._collect()
         pending, self.pending = self.pending, []
-        if not pending:
+        if pending:
+            script = "".join(self._defs) + "".join(
+                f"(push)(assert (not (and true {' '.join(c[1] for c in conj)})))"
+                f"{CHECK}(pop)\n"
+                for _, lets, conj, _ in pending
+            )
+            self._defs = []
+            self._inflight = (self._pool.submit(self.session.run, script), pending)
+        if wait:
+            self._collect()
+
+    def _collect(self) -> None:
+        if self._inflight is None:
             return
-        script = "".join(
-            f"(push)(assert (not (and true {' '.join(c[1] for c in conj)})))"
-            f"{CHECK}(pop)\n"
-            for _, lets, conj, _ in pending
-        )
-        answers = self.session.run(script).split()
+        future, pending = self._inflight
+        self._inflight = None
+        answers = future.result().split()
         if len(answers) != len(pending):
             raise InvariantViolation("solver_unknown", "", f"z3 answered {answers[:5]}...", {})
         for (step, lets, conj, words), ans in zip(pending, answers, strict=True):
