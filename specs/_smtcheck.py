@@ -244,6 +244,8 @@ class SmtBatch:
         self._words = words = dict[int, int]()
         conj: list[Conjunct] = []
         for (pfn, kind, a, b), net in sc.net.items():
+            if not net:
+                continue  # true whatever the state (see check.py)
             m = self._chain(self._ldc[kind], pfn, a, b, net)
             lst = {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
             conj.append(("list_delta_consistent",
