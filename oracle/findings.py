@@ -61,6 +61,8 @@ class ImplementationError(RmqueueError):
         self.raw = raw
         self.stderr_tail = stderr_tail
         self.step: int | None = None
+        # how many requests of the failing exchange were answered before it failed
+        self.answered = 0
 
 
 class ProtocolError(ImplementationError):

@@ -24,7 +24,7 @@ from rmqueue.model.errors import ConfigError
 
 from .adapters import Target, parse_target
 from .findings import Finding, ImplementationError
-from .machine import ImplementationAbort, Recorder, make_machine
+from .machine import ImplementationAbort, Recorder, ShrinkBudgetSpent, make_machine
 from .report import write_report
 from .trace import Trace, Verdict
 
@@ -93,6 +93,7 @@ def fuzz(
     report_dir: str | os.PathLike[str] | None = None,
     database: ExampleDatabase | None = None,
     state_every: int = 1,
+    shrink_budget: float = 60.0,
     on_example: Callable[[Recorder], None] | None = None,
 ) -> FuzzResult:
     """Fuzz ``impl`` against the model; on a failure, shrink it, save the trace, report."""
@@ -101,7 +102,7 @@ def fuzz(
     trace_path = out / "trace.json" if out is not None else None
     recorder = Recorder(trace_path=trace_path, on_example=on_example)
     machine = make_machine(target, config, timeout=timeout, state_every=state_every,
-                           recorder=recorder)
+                           recorder=recorder, shrink_budget=shrink_budget)
     cfg = machine.options.config
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed
@@ -121,6 +122,9 @@ def fuzz(
         run_state_machine_as_test(machine, settings=run_settings)  # type: ignore[no-untyped-call]
     except ImplementationAbort as abort:
         error = abort.error
+    except ShrinkBudgetSpent:
+        error = recorder.best_error
+        recorder.last = recorder.best
     except (AssertionError, HypothesisException) as exc:
         error = recorder.last_error
         if error is None:
@@ -143,4 +147,6 @@ def fuzz(
     level = trace.level if trace else ""
     return FuzzResult(verdict, trace, trace_path if trace else None, report_path,
                       recorder.examples, recorder.steps, seconds, level, stderr_tail,
-                      {"impl": target.spec, "config": cfg.to_json()})
+                      {"impl": target.spec, "config": cfg.to_json(),
+                       "seconds_to_find": None if recorder.found_at is None
+                       else round(recorder.found_at - recorder.started, 3)})

@@ -8,6 +8,12 @@ earlier alloc, named by its index in the trace, so a trace replays on any implem
 that say ``validates: true``).  ``submit`` queues; ``flush`` sends the queue in waves: every
 request whose pfn is already known goes out before any answer is read (the ``batch``
 extension when offered), then the answers are checked in order.
+
+At the state level the transition predicates of specs/ judge every step; the invariants of
+specs/ (a walk over the whole reported state) are checked every ``invariant_every`` steps and
+by ``finish()`` on the last state (the end of every example and of every replay), so a
+broken invariant is always caught, at worst a few steps late (and shrinking then cuts the
+trace right after the step that broke it).
 """
 
 from __future__ import annotations
@@ -96,6 +102,7 @@ class Lockstep:
     adapter: Adapter
     config: ZoneConfig
     state_every: int = 1
+    invariant_every: int = 8
     capture: bool = False
     check_model: bool = True
     on_step: Callable[[int], None] | None = None
@@ -133,6 +140,7 @@ class Lockstep:
         self.state_step = -1
         self.allocated_at_state: dict[int, int] = {}
         self.initial_state: Json | None = None
+        self.checked_step = -1
         if self.check_states:
             self.state = self._fetch_state()
             self.initial_state = self.state
@@ -145,9 +153,21 @@ class Lockstep:
         return len(self.ops) - 1
 
     def run(self, ops: Iterable[Json]) -> None:
+        """Submit ``ops``, run them all, and check the invariants on the final state."""
         for op in ops:
             self.ops.append(op)
         self.flush()
+        self.finish()
+
+    def finish(self) -> None:
+        """Check the invariants on the last state fetched, unless already done."""
+        if self.state is not None and self.checked_step != self.state_step:
+            try:
+                self._check_state(self.state_step)
+            except Finding as exc:
+                exc.step = self.state_step
+                raise
+            self.checked_step = self.state_step
 
     def flush(self) -> None:
         while self.executed < len(self.ops):
@@ -216,7 +236,11 @@ class Lockstep:
                 requests.append(item.request)
                 if item.state_after:
                     requests.append({"op": "state"})
-        responses = self.adapter.exchange(requests) if requests else []
+        try:
+            responses = self.adapter.exchange(requests) if requests else []
+        except ImplementationError as exc:
+            exc.step = self._failing_op(items, exc.answered)
+            raise
         k = 0
         for item in items:
             self.executed = item.index
@@ -230,6 +254,17 @@ class Lockstep:
                     k += 1
             self._check_step(item, response, state)
         self.executed = items[-1].index + 1 if items else self.executed
+
+    @staticmethod
+    def _failing_op(items: list[_Item], answered: int) -> int:
+        """The op whose request (or state request) was number ``answered`` of the wave."""
+        k = 0
+        for item in items:
+            if item.request is not None:
+                k += 2 if item.state_after else 1
+            if k > answered:
+                return item.index
+        return items[-1].index
 
     # -- checks -------------------------------------------------------------------------
 
@@ -279,11 +314,13 @@ class Lockstep:
             previous = self.state_step
             self.state_step = index
             consecutive = previous == index - 1 or (previous == -1 and index == 0)
-            self._check_state(index)
             if consecutive and pre_state is not None and self.level is Level.STATE:
                 _specs.check_transition(self.config, pre_state, pre_alloc, request, answer,
                                         self.state)
             self.allocated_at_state = self.allocated
+            if self.level is Level.EXACT or (index + 1) % self.invariant_every == 0:
+                self._check_state(index)
+                self.checked_step = index
         if self.on_step is not None:
             self.on_step(index)
 

@@ -4,7 +4,8 @@ per-CPU lists, no migratetypes, merges fully.  It speaks protocol v1 on stdin/st
 claims ``semantics: buddy``, ``observes: [state]``, ``complete: true``, ``validates: true``.
 
 ``--bug NAME`` plants one of the bugs below (kinds real kernels and allocators have had);
-``--list-bugs`` prints them.  Without ``--bug`` it is correct, and the oracle passes it.
+``--list-bugs`` prints them; ``--black-box`` hides the state (``observes: []``).  Without
+``--bug`` it is correct, and the oracle passes it.
 
 Standalone on purpose: it imports nothing from rmqueue (a third-party allocator would not).
 """
@@ -33,10 +34,11 @@ BUGS = {
 class BuddyAllocator:
     """The allocator; ``bug`` selects a planted bug (None: correct)."""
 
-    def __init__(self, bug: str | None = None) -> None:
+    def __init__(self, bug: str | None = None, black_box: bool = False) -> None:
         if bug is not None and bug not in BUGS:
             raise SystemExit(f"buddy.py: unknown bug {bug!r}; known: {', '.join(BUGS)}")
         self.bug = bug
+        self.black_box = black_box
         self.free_sets: list[set[int]] = []
         self.allocated: dict[int, int] = {}
         self.nr_free_pages = 0
@@ -61,7 +63,8 @@ class BuddyAllocator:
             self._free_block(pfn, order)
             pfn += 1 << order
         return {"ok": True, "name": f"example-buddy{'+' + self.bug if self.bug else ''}",
-                "observes": ["state"], "semantics": "buddy", "complete": True,
+                "observes": [] if self.black_box else ["state"], "semantics": "buddy",
+                "complete": True,
                 "validates": True}
 
     def alloc(self, cpu: int, order: int, gfp: Sequence[str]) -> int | None:
@@ -179,7 +182,7 @@ def main(argv: list[str]) -> int:
             print(f"{name:26s} {doc}")
         return 0
     bug = argv[argv.index("--bug") + 1] if "--bug" in argv else None
-    serve(BuddyAllocator(bug))
+    serve(BuddyAllocator(bug, black_box="--black-box" in argv))
     return 0
 
 

@@ -67,10 +67,12 @@ class InProcessAdapter:
                 out.append(handle(request))
             except Exception as exc:
                 self._tail = traceback.format_exc()
-                raise ImplementationError(
+                error = ImplementationError(
                     "crashed", f"the implementation raised {exc!r}", request=request,
                     stderr_tail=self._tail,
-                ) from None
+                )
+                error.answered = len(out)
+                raise error from None
         return out
 
     def _typed(self, request: Json) -> object:

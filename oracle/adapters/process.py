@@ -93,6 +93,7 @@ class ProcessAdapter:
         self._thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._thread.start()
         self.closed = False
+        self._answered = 0
 
     # -- stderr -------------------------------------------------------------------------
 
@@ -145,13 +146,16 @@ class ProcessAdapter:
     def _fail(self, name: str, message: str, request: object, raw: str | None = None) -> NoReturn:
         self.kill()
         cls = ProtocolError if name in ("not_json", "line_too_long") else ImplementationError
-        raise cls(name, message, request=request, raw=raw, stderr_tail=self.stderr_tail())
+        exc = cls(name, message, request=request, raw=raw, stderr_tail=self.stderr_tail())
+        exc.answered = self._answered
+        raise exc
 
     def _roundtrip(self, lines: list[Json], requests: list[Json]) -> list[object]:
         if self.closed:
             self._fail("closed", "the implementation's session is already over", requests[0])
         out = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in lines)
         answers: list[object] = []
+        self._answered = 0
         with selectors.DefaultSelector() as sel:
             sel.register(self._out, selectors.EVENT_READ)
             if out:
@@ -192,6 +196,7 @@ class ProcessAdapter:
                             continue
                         answers.append(self._parse(line, requests[min(len(answers),
                                                                       len(requests) - 1)]))
+                        self._answered = len(answers)
                         deadline = time.monotonic() + self.timeout
                     if len(self._pending) > MAX_LINE:
                         self._fail("line_too_long", "an answer line is over 64 MiB",
