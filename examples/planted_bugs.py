@@ -77,8 +77,9 @@ def main() -> int:
     else:
         print(f"{'bug':26s} {'found':6s} {'check':26s} {'seconds':>8s} {'trace':>6s}")
         for r in rows:
+            length = "-" if r["trace_length"] is None else r["trace_length"]
             print(f"{r['bug']:26s} {'yes' if r['found'] else 'no':6s} {r['check'] or '-':26s} "
-                  f"{r['seconds']:8.2f} {r['trace_length'] or '-':>6}")
+                  f"{r['seconds']:8.2f} {length:>6}")
         print(f"\nlevel {summary['level']}: {len(found)}/{len(planted)} planted bugs found, "
               f"median shrunk trace {summary['median_trace_length']} operations; correct "
               f"allocator {'passes' if summary['correct_passes'] else 'FLAGGED'}")

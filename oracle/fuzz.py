@@ -22,13 +22,12 @@ from hypothesis.stateful import run_state_machine_as_test
 from rmqueue.model.config import ZoneConfig
 from rmqueue.model.errors import ConfigError
 
+from ._defaults import DEFAULT_DATABASE
 from .adapters import Target, parse_target
 from .findings import Finding, ImplementationError
 from .machine import ImplementationAbort, Recorder, ShrinkBudgetSpent, make_machine
 from .report import write_report
 from .trace import Trace, Verdict
-
-DEFAULT_DATABASE = ".rmqueue/examples"
 
 
 def example_database(directory: str | None, redis_url: str | None) -> ExampleDatabase | None:

@@ -7,14 +7,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rmqueue.model.config import ZoneConfig
 from rmqueue.model.errors import ConfigError
 
-from .adapters import parse_target
-from .fuzz import DEFAULT_DATABASE, FuzzResult, example_database, fuzz
-from .machine import DEFAULT_CONFIG, Recorder
+from ._defaults import DEFAULT_CONFIG, DEFAULT_DATABASE
+
+if TYPE_CHECKING:
+    from .fuzz import FuzzResult
+    from .machine import Recorder
 
 HELP = """\
 Drive an allocator (any program speaking the rmqueue wire protocol v1) and the Linux 4.3
@@ -111,6 +113,9 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .adapters import parse_target
+    from .fuzz import example_database, fuzz
+
     _check_args(args)
     config = load_config(args.config)
     target = parse_target(args.impl)

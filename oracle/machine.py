@@ -30,6 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from rmqueue.model.config import ZoneConfig
 
+from ._defaults import DEFAULT_CONFIG
 from .adapters import Target, parse_target
 from .findings import Finding, ImplementationError
 from .lockstep import Lockstep
@@ -48,15 +49,6 @@ GFP_CLASSES: tuple[tuple[str, ...], ...] = (
     ("GFP_TEMPORARY", "__GFP_COLD"),
 )
 
-# Small, so that exhausting the zone (where lost pages and missed merges show) takes a few
-# operations, yet with every feature: 4 max-order blocks, pcp lists, RESERVE pageblocks.
-DEFAULT_CONFIG: Json = {
-    "zone": {"name": "Normal", "start_pfn": 0, "pages": 128},
-    "max_order": 6,
-    "pageblock_order": 4,
-    "cpus": 2,
-    "pcp": {"high": 6, "batch": 2},
-}
 
 
 class ShrinkBudgetSpent(BaseException):  # noqa: N818 - control flow, not an error type

@@ -11,9 +11,6 @@ from typing import Any
 
 from rmqueue.model.errors import ConfigError
 
-from .adapters import parse_target
-from .replay import replay
-from .report import write_report
 from .trace import Trace
 
 HELP = """\
@@ -72,6 +69,10 @@ def emit_pytest(trace: Trace, source: str, impl: str, timeout: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .adapters import parse_target
+    from .replay import replay
+    from .report import write_report
+
     if not args.timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds (got {args.timeout})")
     trace = Trace.read(args.trace)

@@ -250,10 +250,11 @@ class ProcessAdapter:
             return
         if self.proc.poll() is None:
             try:
-                old, self.timeout = self.timeout, min(self.timeout, 1.0)
+                self.timeout = min(self.timeout, 1.0)
                 self._roundtrip([{"op": "bye"}], [{"op": "bye"}])
-                self.timeout = old
-                self.proc.wait(timeout=1.0)
-            except (ImplementationError, subprocess.TimeoutExpired, OSError):
+                if self.proc.stdin is not None:
+                    self.proc.stdin.close()  # end of input, for children that read on
+                self.proc.wait(timeout=0.5)
+            except (ImplementationError, subprocess.TimeoutExpired, OSError, ValueError):
                 pass
         self.kill()

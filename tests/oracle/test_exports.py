@@ -19,6 +19,7 @@ def test_serve_start_does_not_import_hypothesis() -> None:
     import subprocess
     import sys
 
-    code = "import sys, rmqueue.oracle.cli; print('hypothesis' in sys.modules)"
+    code = ("import sys, rmqueue.oracle.cli as c; c.build_parser(); "
+            "print('hypothesis' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False"
