@@ -1,10 +1,13 @@
 """The solver evaluator of :class:`rmqueue.specs.check.StepChecker` (``backend="z3"``).
 
 Each formula becomes an SMT-LIB macro once (``define-fun``, from the same dual code as the
-fast evaluator, through :class:`rmqueue.specs._codegen.SmtOps`).  Each step becomes
-``(push)``, the facts it read (``pg`` words of the pages, the event table), an assertion that
-some instance fails, ``(check-sat)``, ``(pop)``.  Steps are sent in batches as one script; a
-``sat`` answer is then narrowed to the first failing instance with one query per instance.
+fast evaluator, through :class:`rmqueue.specs._codegen.SmtOps`).  Each step becomes one term
+over the facts it read (``pg`` words of the pages, the event table); a pcp-hit step is one
+application of its shape's macro (:mod:`rmqueue.specs._shapes`) over its page's fields and
+the counter deltas.  Steps are sent in batches as one script, ``CHUNK`` steps per query
+(``(push)``, an assertion that some instance of some step fails, ``(check-sat)``,
+``(pop)``); a query not answered ``unsat`` is re-checked step by step, and the first failing
+step narrowed to its first failing instance with one query per instance.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from rmqueue.model.record import Transition
+from rmqueue.model.vmstat import PGALLOC
 from rmqueue.model.zone import Zone
 
 from . import transitions as T
@@ -26,6 +30,7 @@ from ._codegen import (
     smt_page_macro,
 )
 from ._concrete import DictCounts, page_env
+from ._shapes import Shape, delta_values, shape_conjuncts
 from ._z3 import SmtSession
 from .errors import InvariantViolation
 from .invariants import PAGE_INVARIANTS, conjunction
@@ -61,17 +66,45 @@ class _Idx(SmtTerm):
         self.j = j
 
 
+class _Shared(SmtTerm):
+    """A weight whose sums are bound with ``let`` (``r<k>``), so the running sum of
+    ``pages_conserved`` is not copied into every clause (quadratic text otherwise)."""
+
+    __slots__ = ("binds",)
+
+    def __init__(self, s: str, binds: list[str]) -> None:
+        super().__init__(s)
+        self.binds = binds
+
+    def _bind(self, text: str) -> _Shared:
+        self.binds.append(text)
+        return _Shared(f"r{len(self.binds) - 1}", self.binds)
+
+    def __add__(self, o: SmtTerm) -> _Shared:
+        return self._bind(f"(bvadd {self.s} {o.s})")
+
+    def __radd__(self, o: SmtTerm) -> _Shared:
+        return self._bind(f"(bvadd {o.s} {self.s})")
+
+
 class _SmtEvents:
     """Sorted events as macro parameters ``x<j>``/``w<j>``."""
 
     def __init__(self, n: int) -> None:
         self.n = n
+        self.binds: list[str] = []
 
     def x(self, i: _Idx) -> SmtTerm:
         return SmtTerm(f"x{i.j}")
 
     def w(self, i: _Idx) -> SmtTerm:
-        return SmtTerm(f"w{i.j}")
+        return _Shared(f"w{i.j}", self.binds)
+
+    def wrap(self, body: str) -> str:
+        """``body`` inside the lets of the sums it names."""
+        for k in reversed(range(len(self.binds))):
+            body = f"(let ((r{k} {self.binds[k]})) {body})"
+        return body
 
     def perm(self, j: int) -> _Idx:
         return _Idx(j)
@@ -138,6 +171,80 @@ class _ParamCounts:
         return self._v("fair")
 
 
+_FLAGS = ("buddy", "on_free", "on_pcp", "allocated")
+
+
+def _field_param(name: str) -> str:
+    return ("b_" if name in _FLAGS else "f_") + name
+
+
+class _FieldView(SmtPageView):
+    """The PageView of a shape macro: the fields of its one page ``p`` are parameters (the
+    values of the packed word's fields, :func:`field_args`), so no array is built."""
+
+    def _f(self, p: SmtTerm, name: str) -> SmtTerm:
+        if p.s != "p":
+            raise ValueError(f"a shape macro reads only its own page (got {p.s})")
+        return SmtTerm(_field_param(name))
+
+    def buddy(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "buddy")
+
+    def buddy_order(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "buddy_order")
+
+    def on_free(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "on_free")
+
+    def free_order(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "free_order")
+
+    def free_mt(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "free_mt")
+
+    def on_pcp(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "on_pcp")
+
+    def pcp_cpu(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "pcp_cpu")
+
+    def pcp_index(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "pcp_index")
+
+    def allocated(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "allocated")
+
+    def alloc_order(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "alloc_order")
+
+    def cached_mt(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "cached_mt")
+
+
+_FIELDS = tuple((name, lo, (1 << width) - 1) for name, (lo, width) in PAGE_FIELDS.items())
+
+
+def field_args(w: int) -> list[str]:
+    """The packed word ``w``'s fields as SMT-LIB literals, in ``PAGE_FIELDS`` order (the
+    same values ``(select m p)`` and ``extract`` give in the array encoding)."""
+    out = []
+    for name, lo, mask in _FIELDS:
+        v = (w >> lo) & mask
+        out.append(("true" if v else "false") if name in _FLAGS else lit(v))
+    return out
+
+
+class _NamedCounts(_ParamCounts):
+    """The Counts accessor as SMT-LIB: constants inlined, named parameters, the rest 0."""
+
+    def __init__(self, max_order: int, names: dict[Any, str]) -> None:
+        super().__init__(max_order)
+        self.names = names
+
+    def _v(self, key: Any) -> SmtTerm:
+        return SmtTerm(self.names.get(key, "false" if key == "fair" else lit(0)))
+
+
 def _value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -154,6 +261,7 @@ class SmtBatch:
     def __init__(self, zone: Zone, batch: int) -> None:
         self.zone = zone
         self.batch = batch
+        self._chk: StepChecker | None = None
         self.session = SmtSession()
         self.pending: list[tuple[int, str, list[Conjunct], dict[int, int]]] = []
         self._reads: set[int] = set()
@@ -168,8 +276,9 @@ class SmtBatch:
             compile_page_formula(T.alloc_result_valid, mo, env, True, ("p", "k")),
             compile_page_formula(T.free_result_valid, mo, env, True, ("p", "k")),
         )
-        view = SmtPageView(zone.zone_start_pfn, zone.zone_start_pfn + zone.spanned_pages,
-                           len(zone.pageset), mo)
+        view_start = zone.zone_start_pfn
+        view_end = view_start + zone.spanned_pages
+        view = SmtPageView(view_start, view_end, len(zone.pageset), mo)
         text = [_BASE]
         for inv in PAGE_INVARIANTS:
             text.append(smt_page_macro(f"inv_{inv.name}", inv.formula, view))
@@ -178,6 +287,7 @@ class SmtBatch:
         text.append(smt_page_macro("alloc_ok", T.alloc_result_valid, view, ("p", "k")))
         text.append(smt_page_macro("free_ok", T.free_result_valid, view, ("p", "k")))
         self._view, self._env = view, env
+        self._fview = _FieldView(view_start, view_end, len(zone.pageset), mo)
         self._site_macros: dict[frozenset[str], tuple[str, Any, tuple[Any, ...]]] = {}
         self.session.run("".join(text))
         # definitions made since the last batch; they go first in the next script
@@ -188,6 +298,7 @@ class SmtBatch:
         self._inflight: tuple[Future[str], list[Any]] | None = None
         self._macros: dict[tuple[str, int], tuple[str, list[Any]]] = {}
         self._pc_macros: set[int] = set()
+        self._shape_macros: dict[Shape, str] = {}
 
     def _site_macro(
         self, chk: StepChecker, sites: frozenset[str]
@@ -266,9 +377,81 @@ class SmtBatch:
             args = " ".join(_value(values.get(k, False if k == "fair" else 0)) for k in keys)
             conj.append(("counts", f"({name} {args})" if keys else f"({name})",
                          {"group": (dom, i), "values": dict(values)}, []))
-        self.pending.append((step, "", conj, words))
+        self.pending.append((step, f"(and true {' '.join(c[1] for c in conj)})", conj, words))
         if len(self.pending) >= self.batch:
             self.flush(chk, wait=self.batch <= 1)
+
+    def add_shape_step(self, chk: StepChecker, shape: Shape, pfn: int, step: int) -> bool:
+        """Queue a pcp-hit step (see :mod:`rmqueue.specs._shapes`): one macro over the page's
+        word and the stored counters' deltas.  Advances the checker's shadow."""
+        self._chk = chk
+        z = self.zone
+        s0 = z.zone_start_pfn
+        if not s0 <= pfn < s0 + z.spanned_pages:
+            return False
+        name = self._shape_macros.get(shape)
+        if name is None:
+            name = self._shape_macro(chk, shape)
+        i = pfn - s0
+        w = pack_page(z.buddy_order[i], z.list_of[i], z.alloc_order[i], z.cached_mt[i],
+                      z.nr_free_lists)
+        cpu = shape[1]
+        pc = chk.shadow_pc
+        cnt = z.pageset[cpu].count
+        args = [lit(pfn), *field_args(w), lit(cnt - pc[cpu])]
+        pc[cpu] = cnt
+        vm, zvm = chk.shadow_vm, z.vm_stat
+        for item in chk.vm_items:
+            v = zvm[item]
+            args.append(lit(v - vm[item]))
+            vm[item] = v
+        args.append(lit(zvm[PGALLOC]))
+        args.append("true" if z.fair_depleted else "false")
+        text = f"({name} {' '.join(args)})"
+        self.pending.append((step, text, [("shape", text, {"shape": shape, "args": args,
+                                                            "pfns": [pfn]}, [])], {pfn: w}))
+        if len(self.pending) >= self.batch:
+            self.flush(chk, wait=self.batch <= 1)
+        return True
+
+    def _shape_params(self, chk: StepChecker) -> list[str]:
+        return ["p", *(_field_param(n) for n in PAGE_FIELDS), "dpc",
+                *(f"d{i}" for i in chk.vm_items), f"v{PGALLOC}", "fair"]
+
+    def _shape_terms(self, chk: StepChecker, shape: Shape) -> list[tuple[str, SmtTerm]]:
+        """The shape's formula instances as SMT-LIB over the macro's parameters."""
+        op, cpu, idx = shape
+        dnames: dict[Any, str] = {k: lit(v) for k, v in delta_values(shape).items()}
+        dnames["pc", cpu] = "dpc"
+        for item in chk.vm_items:
+            dnames["c", item] = f"d{item}"
+        pnames: dict[Any, str] = {k: lit(v) for k, v in chk.constants.items()}
+        pnames["c", PGALLOC] = f"v{PGALLOC}"
+        pnames["fair"] = "fair"
+        mo = self.zone.max_order
+        return shape_conjuncts(chk, SMT_OPS, self._fview, _NamedCounts(mo, dnames),
+                               _NamedCounts(mo, pnames), SmtTerm("p"), shape)
+
+    def _shape_macro(self, chk: StepChecker, shape: Shape) -> str:
+        name = "sh_{}_{}_{}".format(*shape)
+        body = SMT_OPS.and_(*(t for _, t in self._shape_terms(chk, shape))).s
+        params = " ".join(
+            f"({n} {'Bool' if n == 'fair' or n.startswith('b_') else '(_ BitVec 64)'})"
+            for n in self._shape_params(chk))
+        self._defs.append(f"(define-fun {name} ({params}) Bool {body})\n")
+        self._shape_macros[shape] = name
+        return name
+
+    def _shape_flat(self, chk: StepChecker, c: Conjunct) -> list[Conjunct]:
+        """A shape step's instances one by one, over the step's recorded values."""
+        shape, args = c[2]["shape"], c[2]["args"]
+        binds = " ".join(f"({n} {a})" for n, a in zip(self._shape_params(chk), args,
+                                                       strict=True))
+        _, cpu, idx = shape
+        details = {"pfns": list(c[2]["pfns"]), "orders": [0],
+                   "lists": [{"cpu": cpu, "pcp": idx}]}
+        return [(name, f"(let ({binds}) {t.s})", details, [])
+                for name, t in self._shape_terms(chk, shape)]
 
     def _op_conjuncts(self, rec: Transition) -> list[Conjunct]:
         z = self.zone
@@ -292,7 +475,8 @@ class SmtBatch:
         ev = sorted(sc.events)
         n = len(ev)
         if n not in self._pc_macros:
-            body = T.pages_conserved(SMT_OPS, _SmtEvents(n)).s
+            events = _SmtEvents(n)
+            body = events.wrap(T.pages_conserved(SMT_OPS, events).s)
             params = " ".join(f"(x{j} (_ BitVec 64)) (w{j} (_ BitVec 64))" for j in range(n))
             self._defs.append(f"(define-fun pc_{n} ({params}) Bool {body})\n")
             self._pc_macros.add(n)
@@ -301,14 +485,16 @@ class SmtBatch:
 
     def flush(self, chk: StepChecker, wait: bool = True) -> None:
         """Send the pending steps to the solver; with ``wait``, also collect every answer
-        (raising for a failing step), else collect only the previous batch's."""
+        (raising for a failing step), else collect only the previous batch's.  The steps go
+        as one conjunction per chunk of ``CHUNK`` steps; a chunk not answered ``unsat`` is
+        re-checked step by step to find the first failing one."""
         self._collect()
         pending, self.pending = self.pending, []
         if pending:
             script = "".join(self._defs) + "".join(
-                f"(push)(assert (not (and true {' '.join(c[1] for c in conj)})))"
-                f"{CHECK}(pop)\n"
-                for _, lets, conj, _ in pending
+                f"(push)(assert (not (and true {' '.join(e[1] for e in pending[k:k + CHUNK])}"
+                f"))){CHECK}(pop)\n"
+                for k in range(0, len(pending), CHUNK)
             )
             self._defs = []
             self._inflight = (self._pool.submit(self.session.run, script), pending)
@@ -321,25 +507,37 @@ class SmtBatch:
         future, pending = self._inflight
         self._inflight = None
         answers = future.result().split()
-        if len(answers) != len(pending):
+        chunks = [pending[k:k + CHUNK] for k in range(0, len(pending), CHUNK)]
+        if len(answers) != len(chunks):
             raise InvariantViolation("solver_unknown", "", f"z3 answered {answers[:5]}...", {})
-        for (step, lets, conj, words), ans in zip(pending, answers, strict=True):
-            if ans != "unsat":
-                self._culprit(step, lets, conj, ans, words)
+        for chunk, ans in zip(chunks, answers, strict=True):
+            if ans == "unsat":
+                continue
+            script = "".join(f"(push)(assert (not {e[1]})){CHECK}(pop)\n" for e in chunk)
+            for (step, _, conj, words), a in zip(chunk, self.session.run(script).split(),
+                                                 strict=True):
+                if a != "unsat":
+                    self._culprit(step, "", conj, a, words)
+            raise InvariantViolation("solver_unknown", "", f"z3 answered {ans} for a chunk "
+                                     "of steps but for none of them alone", {})
 
     def _culprit(
         self, step: int, lets: str, conj: list[Conjunct], ans: str, words: dict[int, int]
     ) -> None:
         flat: list[Conjunct] = []
+        chk = self._chk
+        assert chk is not None
         for c in conj:
-            if c[0] == "counts":
+            if c[0] == "shape":
+                flat.extend(self._shape_flat(chk, c))
+            elif c[0] == "counts":
                 dom, i = c[2]["group"]
                 dc = DictCounts(c[2]["values"], self.zone.max_order, lambda v: SmtTerm(lit(v)),
                                 lambda b: SmtTerm("true" if b else "false"))
                 flat.extend((inv.name, inv.formula(SMT_OPS, dc, i).s,
                              {"index": i, "values": {repr(k): v for k, v in
                                                      c[2]["values"].items()}}, [])
-                            for inv in self._chk.group_members(dom))
+                            for inv in chk.group_members(dom))
             elif c[0] == "page":
                 pfn = c[2]["pfns"][0]
                 m = c[2]["m"]
@@ -366,6 +564,8 @@ class SmtBatch:
 
 
 CHECK = "(check-sat)"
+# steps per solver query (a query not answered unsat is re-checked step by step)
+CHUNK = 64
 
 
-__all__ = ["SmtBatch", "unpack_page"]
+__all__ = ["SmtBatch", "field_args", "unpack_page"]

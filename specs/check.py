@@ -12,6 +12,10 @@ for each :class:`Transition`, checks with frame reasoning (see
 5. the linear count invariants on the difference accessor (post minus shadow, for the orders
    and CPUs the record touches), and the others on the post state.
 
+A pcp-hit step (an order-0 alloc from, or free to, a pcp list) is checked by a function
+partially evaluated per record shape from the same formulas (:mod:`rmqueue.specs._shapes`):
+the same instances, a handful of bytecodes; if it fails, the general path names the failure.
+
 Two evaluators run the same formulas: ``backend="fast"`` runs Python compiled from them
 (:mod:`rmqueue.specs._codegen`); ``backend="z3"`` sends them, as SMT-LIB text over the facts
 the step read, to Z3 in batches (``flush()`` forces the pending ones).  ``full_check()`` runs
@@ -26,6 +30,7 @@ from typing import Any
 
 from rmqueue.model.allocator import Allocator
 from rmqueue.model.buddy import INT_OPS
+from rmqueue.model.errors import InternalError
 from rmqueue.model.record import Transition
 from rmqueue.model.types import MIGRATE_PCPTYPES
 from rmqueue.model.vmstat import PGALLOC, VmItem
@@ -40,6 +45,7 @@ from ._concrete import (
     full_counts,
     page_env,
 )
+from ._shapes import Shape, compile_shape, shape_of
 from ._smtcheck import SmtBatch
 from .errors import InvariantViolation
 from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS, Invariant, conjunction
@@ -206,15 +212,43 @@ class StepChecker:
         })
         self._post: defaultdict[CountKey, Any] = defaultdict(int, self._const)
         self._smt = SmtBatch(zone, batch) if backend == "z3" else None
+        self._nf: list[int] = []
+        self._pc: list[int] = []
+        self._vm: list[int] = []
         self._sync()
+        # pcp-hit steps: per-shape checks partially evaluated from the same formulas
+        self._shape_fns: dict[Shape, Callable[[int], bool]] = {}
+        self._ncpu = len(zone.pageset)
+
+    # names the shape checks of rmqueue.specs._shapes bind
+    @property
+    def vm_items(self) -> list[int]:
+        return self._vm_items
+
+    @property
+    def constants(self) -> dict[CountKey, Any]:
+        return self._const
+
+    @property
+    def page_env(self) -> dict[str, Any]:
+        return self._env
+
+    @property
+    def shadow_pc(self) -> list[int]:
+        return self._pc
+
+    @property
+    def shadow_vm(self) -> list[int]:
+        return self._vm
 
     # -- shadow ---------------------------------------------------------------------------
 
     def _sync(self) -> None:
+        # in place: the shape checks hold these lists
         z = self.zone
-        self._nf = [a.nr_free for a in z.free_area]
-        self._pc = [p.count for p in z.pageset]
-        self._vm = list(z.vm_stat)
+        self._nf[:] = [a.nr_free for a in z.free_area]
+        self._pc[:] = [p.count for p in z.pageset]
+        self._vm[:] = z.vm_stat
 
     def site_invariants(self, sites: frozenset[str]) -> tuple[Invariant, ...]:
         """The per-step page invariants instantiated at a pfn of these site kinds."""
@@ -256,6 +290,29 @@ class StepChecker:
     def check(self, rec: Transition) -> None:
         """Check one transition; raise :class:`InvariantViolation` naming the first failure
         (with the z3 backend, possibly at a later ``check``/``flush`` of its batch)."""
+        got = shape_of(rec, self._ncpu)
+        if got is not None:
+            shape, pfn = got
+            if self._smt is not None:
+                if self._smt.add_shape_step(self, shape, pfn, self.steps):
+                    self.steps += 1
+                    return
+            else:
+                fn = self._shape_fns.get(shape)
+                if fn is None:
+                    fn = self._shape_fns[shape] = compile_shape(self, shape)
+                if fn(pfn):
+                    self.steps += 1
+                    return
+            # a failing shape check: the general path below names the failure
+            self._check_general(rec)
+            if self._smt is None:
+                raise InternalError(f"the shape check of {shape} failed at step "
+                                    f"{self.steps - 1} but the general check passed")
+            return
+        self._check_general(rec)
+
+    def _check_general(self, rec: Transition) -> None:
         z = self.zone
         step = self.steps
         self.steps += 1

@@ -1,0 +1,172 @@
+"""The per-shape step checks (rmqueue.specs._shapes) agree with the general step check.
+
+The shape checks are partial evaluations of the same formulas (STYLE §2: a derived fast path
+is cross-checked).  On a mixed workload, before each pcp-hit step, the post state is broken
+at random (the step's page, the pcp count, a vmstat counter, the fair flag) or left sound, and
+the shape check's verdict is compared with the general path's on the same state, for the
+fast evaluator and for the solver's shape macro.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from specs_helpers import SMALL
+from test_crosscheck import IntEvents
+
+from rmqueue.model import Allocator
+from rmqueue.model.buddy import INT_OPS
+from rmqueue.specs import InvariantViolation
+from rmqueue.specs import transitions as T
+from rmqueue.specs._shapes import compile_shape, fold, shape_events, shape_of
+from rmqueue.specs.check import StepChecker, coverage_mismatch
+
+
+def test_shape_records_conserve_pages() -> None:
+    for op in ("alloc", "free"):
+        for pfn in (0, 1, 77, 2047):
+            ev = shape_events(op, pfn)
+            assert coverage_mismatch(list(ev)) is None
+            assert T.pages_conserved(INT_OPS, IntEvents(ev))
+
+
+def test_fold_keeps_values() -> None:
+    rnd = random.Random(0)
+    for _ in range(300):
+        x = rnd.randrange(-3, 4)
+        src = rnd.choice([
+            "(x == ((-1 + 0) + 0)) and (1 < 2)",
+            "((1 if x >= 0 else 0) - -1 == 0 or (1 if 2 > 3 else 0) - 1 == 1)",
+            "(not (0 == 0) or x + 0 - 1 == 2) and (False or x > 1)",
+            "(True and (x & 0 == 0)) or (x if 1 < 0 else 2) == x",
+        ])
+        assert eval(fold(src), {"x": x}) == eval(src, {"x": x}), src  # noqa: S307
+
+
+def _break(rnd: random.Random, a: Allocator, pfn: int, cpu: int) -> Any:
+    """Corrupt one piece of the post state a shape check reads; return an undo."""
+    z = a.zone
+    i = pfn - z.zone_start_pfn
+    what = rnd.randrange(8)
+    if what < 4:
+        arr = (z.list_of, z.buddy_order, z.alloc_order, z.cached_mt)[what]
+        old = arr[i]
+        arr[i] = rnd.choice([-1, 0, 1, 2, 3, 4, 5, 6, old + 1, z.nr_free_lists,
+                             z.nr_free_lists + 1, z.nr_free_lists + 4])
+
+        def undo() -> None:
+            arr[i] = old
+    elif what == 4:
+        p = z.pageset[cpu]
+        old = p.count
+        p.count += rnd.choice([-1, 1])
+
+        def undo() -> None:
+            p.count = old
+    elif what == 5:
+        old_f = z.fair_depleted
+        z.fair_depleted = not old_f
+
+        def undo() -> None:
+            z.fair_depleted = old_f
+    else:
+        item = rnd.randrange(len(z.vm_stat))
+        old = z.vm_stat[item]
+        z.vm_stat[item] += rnd.choice([-1, 1])
+
+        def undo() -> None:
+            z.vm_stat[item] = old
+    return undo
+
+
+def _general_ok(chk: StepChecker, rec: Any) -> bool:
+    shadow = (list(chk.shadow_pc), list(chk.shadow_vm))
+    try:
+        chk._check_general(rec)
+        ok = True
+    except InvariantViolation:
+        ok = False
+    chk.shadow_pc[:], chk.shadow_vm[:] = shadow
+    chk.steps -= 1
+    return ok
+
+
+def _run(seed: int, n: int, backend: str) -> tuple[int, int]:
+    rnd = random.Random(seed)
+    a = Allocator(SMALL)
+    chk = StepChecker(a, backend=backend, batch=1)
+    fast = StepChecker(a) if backend == "z3" else chk
+    live: list[tuple[int, int]] = []
+    gfps = (["GFP_KERNEL"], ["GFP_HIGHUSER_MOVABLE"], ["GFP_TEMPORARY"])
+    seen = [0, 0]
+    for _ in range(n):
+        if rnd.random() < 0.55 or not live:
+            rec = a.alloc(rnd.randrange(SMALL.cpus), 0, rnd.choice(gfps))
+            if rec.pfn is not None:
+                live.append((rec.pfn, 0))
+        else:
+            p, o = live.pop(rnd.randrange(len(live)))
+            rec = a.free(rnd.randrange(SMALL.cpus), p, o, rnd.random() < 0.3)
+        got = shape_of(rec, len(a.zone.pageset))
+        if got is None or rnd.random() < 0.5:
+            chk.check(rec)
+            if fast is not chk:
+                fast.check(rec)
+            continue
+        shape, pfn = got
+        undo = _break(rnd, a, pfn, shape[1])
+        # the general path of the same evaluator (the solver reads the packed page word)
+        want = _general_ok(chk, rec)
+        if backend == "z3" and want != _general_ok(fast, rec):
+            undo()
+            chk.check(rec)
+            fast.check(rec)
+            continue  # a broken value the packed word cannot hold: the encodings differ
+        seen[want] += 1
+        if backend == "fast":
+            shadow = (list(chk.shadow_pc), list(chk.shadow_vm))
+            assert compile_shape(chk, shape)(pfn) == want, (shape, pfn)
+            chk.shadow_pc[:], chk.shadow_vm[:] = shadow
+        else:
+            shadow = (list(chk.shadow_pc), list(chk.shadow_vm))
+            try:
+                chk.check(rec)
+                ok = True
+            except InvariantViolation:
+                ok = False
+            assert ok == want, (shape, pfn)
+            chk.shadow_pc[:], chk.shadow_vm[:] = shadow
+            chk.steps -= 1
+        undo()
+        chk.check(rec)
+        if fast is not chk:
+            fast.check(rec)
+    return seen[0], seen[1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_shape_check_matches_general_path(seed: int) -> None:
+    bad, good = _run(seed, 1500, "fast")
+    assert bad > 20 and good > 20
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_solver_shape_macro_matches_general_path(seed: int) -> None:
+    bad, good = _run(seed, 300, "z3")
+    assert bad > 5 and good > 5
+
+
+def test_shape_failure_names_the_invariant() -> None:
+    for backend in ("fast", "z3"):
+        a = Allocator(SMALL)
+        chk = StepChecker(a, backend=backend, batch=1)
+        chk.check(a.alloc(0, 0, ["GFP_KERNEL"]))  # a refill; the next alloc is a pcp hit
+        rec = a.alloc(0, 0, ["GFP_KERNEL"])
+        assert shape_of(rec, len(a.zone.pageset)) is not None
+        a.zone.pageset[0].count += 1
+        with pytest.raises(InvariantViolation) as ei:
+            chk.check(rec)
+        assert ei.value.invariant == "pcp_count_matches", backend
+        assert ei.value.step == 1
