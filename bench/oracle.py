@@ -9,8 +9,9 @@
   ``rmqueue serve``, exact level (every result and state compared with the model's, the
   model's own steps checked by specs' StepChecker), pipelined in waves with the ``batch``
   extension.
-* extra keys: the same in-process at exact level (the model), and through Hypothesis
-  (generation and shrinking machinery included) for scale.
+* extra keys: the same in-process at exact level (the model), with the state fetched and
+  checked every 64 (in-process) or 16 (process) steps only, black box only, and through
+  Hypothesis (its generation machinery included) for scale.
 
 Operations are random (seeded) allocs of orders 0-3 over every gfp class, frees of live
 blocks (hot and cold), and drains, on the fuzzer's default zone.
@@ -71,9 +72,13 @@ def main() -> None:
     cfg = ZoneConfig.from_json(DEFAULT_CONFIG)
     ops = workload(4000, cfg.cpus)
     state_level = rate(Lockstep(InProcessAdapter(buddy.BuddyAllocator), cfg), ops)
+    state_64 = rate(Lockstep(InProcessAdapter(buddy.BuddyAllocator), cfg, state_every=64), ops)
+    black_box = rate(Lockstep(InProcessAdapter(lambda: buddy.BuddyAllocator(None, True)), cfg),
+                     ops)
     exact_inproc = rate(Lockstep(InProcessAdapter(ModelSession), cfg), ops)
     serve = parse_target("serve")
     process = rate(Lockstep(serve.open(10.0), cfg), ops)
+    process_16 = rate(Lockstep(serve.open(10.0), cfg, state_every=16), ops)
     start = time.perf_counter()
     result = fuzz("serve", cfg, max_examples=10, steps=100, seed=1, database=None)
     hyp = result.steps / (time.perf_counter() - start)
@@ -81,6 +86,9 @@ def main() -> None:
         "inprocess_steps_per_s": round(state_level),
         "process_steps_per_s": round(process),
         "inprocess_exact_steps_per_s": round(exact_inproc),
+        "inprocess_state_every_64_steps_per_s": round(state_64),
+        "inprocess_black_box_steps_per_s": round(black_box),
+        "process_exact_state_every_16_steps_per_s": round(process_16),
         "hypothesis_process_exact_steps_per_s": round(hyp),
         "steps": len(ops),
         "zone_pages": cfg.pages,

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run the oracle on every planted bug of examples/buddy/buddy.py and print a table:
-bug, found or not (and by which check), seconds to find, shrunk trace length.
+bug, found or not (and by which check), seconds to find (to the first failing example),
+seconds in all (shrinking included, at most about a minute), shrunk trace length.
 
     python examples/planted_bugs.py                 # state level, child processes
     python examples/planted_bugs.py --black-box     # hide the state: black-box checks only
@@ -44,6 +45,7 @@ def run_one(bug: str | None, args: argparse.Namespace) -> dict[str, Any]:
         "bug": bug or "(none: correct)",
         "found": result.verdict.kind != "pass",
         "check": result.verdict.name,
+        "seconds_to_find": result.extra.get("seconds_to_find"),
         "seconds": round(time.monotonic() - start, 2),
         "trace_length": len(result.trace.ops) if result.trace else None,
     }
@@ -75,11 +77,13 @@ def main() -> int:
     if args.json:
         print(json.dumps({"rows": rows, **summary}, indent=1))
     else:
-        print(f"{'bug':26s} {'found':6s} {'check':26s} {'seconds':>8s} {'trace':>6s}")
+        print(f"{'bug':26s} {'found':6s} {'check':24s} {'to find':>8s} {'total s':>8s} "
+              f"{'trace':>6s}")
         for r in rows:
             length = "-" if r["trace_length"] is None else r["trace_length"]
-            print(f"{r['bug']:26s} {'yes' if r['found'] else 'no':6s} {r['check'] or '-':26s} "
-                  f"{r['seconds']:8.2f} {length:>6}")
+            find = "-" if r["seconds_to_find"] is None else f"{r['seconds_to_find']:.2f}"
+            print(f"{r['bug']:26s} {'yes' if r['found'] else 'no':6s} {r['check'] or '-':24s} "
+                  f"{find:>8s} {r['seconds']:8.2f} {length:>6}")
         print(f"\nlevel {summary['level']}: {len(found)}/{len(planted)} planted bugs found, "
               f"median shrunk trace {summary['median_trace_length']} operations; correct "
               f"allocator {'passes' if summary['correct_passes'] else 'FLAGGED'}")

@@ -20,7 +20,8 @@ def replay(
     implementation's stderr tail."""
     target = impl if isinstance(impl, Target) else parse_target(impl or trace.impl)
     try:
-        engine = Lockstep(target.open(timeout), trace.config, state_every=state_every)
+        engine = Lockstep(target.open(timeout), trace.config, state_every=state_every,
+                          invariant_every=1)
     except (Finding, ImplementationError) as exc:
         exc.step = -1
         return Verdict.of(exc), getattr(exc, "stderr_tail", "")

@@ -58,7 +58,7 @@ def program_line(index: int, op: Json, observed: object) -> str:
 def capture(trace: Trace, target: Target, timeout: float) -> tuple[Lockstep | None, str]:
     """Replay ``trace`` with every state kept; returns the engine (or None) and a note."""
     try:
-        engine = Lockstep(target.open(timeout), trace.config, capture=True)
+        engine = Lockstep(target.open(timeout), trace.config, capture=True, invariant_every=1)
     except (Finding, ImplementationError) as exc:
         return None, f"(the capture replay could not start: {exc})"
     try:
