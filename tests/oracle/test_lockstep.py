@@ -154,3 +154,25 @@ def test_exact_level_result_and_state() -> None:
                 entry["pfns"] = entry["pfns"][::-1]
         return answer
     fails(lambda: Patched(ModelSession(), reorder), [alloc(0), alloc(1)], "state_differs")
+
+
+def test_in_process_crash_and_hello_refusal_are_implementation_errors() -> None:
+    from rmqueue.oracle.findings import ImplementationError, ProtocolError
+
+    class Crashes(buddy.BuddyAllocator):
+        def alloc(self, cpu: int, order: int, gfp: Any) -> int | None:
+            if order == 1:
+                raise RuntimeError("boom")
+            return super().alloc(cpu, order, gfp)
+
+    with pytest.raises(ImplementationError) as info:
+        run(Crashes, [alloc(0), alloc(1)])
+    assert info.value.name == "crashed" and info.value.step == 1
+    assert "boom" in info.value.stderr_tail
+
+    class Refuses(buddy.BuddyAllocator):
+        def hello(self, config: Any) -> dict[str, Any]:
+            raise ValueError("no CMA support")
+
+    with pytest.raises(ProtocolError, match="hello_refused"):
+        run(Refuses, [])

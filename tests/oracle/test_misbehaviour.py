@@ -62,3 +62,14 @@ def test_command_not_found_is_usage_error(tmp_path: Path, capsys: pytest.Capture
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot be started" in err[0]
+
+
+def test_replay_of_an_implementation_error_gives_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fuzz", "--impl", misbehave_cmd("garbage", 4), "--timeout", "0.5",
+                 "--report", str(tmp_path), "--database", "", "--quiet"]) == 3
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "trace.json"), "--json", "--timeout", "0.5"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["same_as_recorded"] and out["verdict"]["name"] == "not_json"
