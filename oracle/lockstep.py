@@ -461,7 +461,7 @@ class Lockstep:
                     diff,
                 )
         elif self.level is Level.STATE:
-            _specs.check_state(self.config, state, self.allocated)
+            _specs.check_state(self.config, state, self.allocated_at_state)
 
     # -- bad requests ---------------------------------------------------------------------
 

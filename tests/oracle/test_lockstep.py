@@ -176,3 +176,13 @@ def test_in_process_crash_and_hello_refusal_are_implementation_errors() -> None:
 
     with pytest.raises(ProtocolError, match="hello_refused"):
         run(Refuses, [])
+
+
+def test_state_every_n_checks_the_state_it_fetched() -> None:
+    for every in (3, 16):
+        engine = Lockstep(InProcessAdapter(buddy.BuddyAllocator), CFG, state_every=every)
+        engine.run(OPS * 5)
+    engine = Lockstep(InProcessAdapter(lambda: buddy.BuddyAllocator("count_off_by_block")),
+                      CFG, state_every=16)
+    with pytest.raises(Finding, match="free_pages_conserved"):
+        engine.run(OPS * 5)
