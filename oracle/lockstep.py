@@ -141,6 +141,7 @@ class Lockstep:
         self.allocated_at_state: dict[int, int] = {}
         self.initial_state: Json | None = None
         self.checked_step = -1
+        self._since_state = 0
         if self.check_states:
             self.state = self._fetch_state()
             self.initial_state = self.state
@@ -194,8 +195,15 @@ class Lockstep:
 
     # -- waves ----------------------------------------------------------------------------
 
-    def _state_due(self, index: int) -> bool:
-        return self.check_states and (index + 1) % self.state_every == 0
+    def _state_due(self) -> bool:
+        """Fetch the state after every ``state_every``-th request sent."""
+        if not self.check_states:
+            return False
+        self._since_state += 1
+        if self._since_state < self.state_every:
+            return False
+        self._since_state = 0
+        return True
 
     def _build_wave(self) -> list[_Item]:
         items: list[_Item] = []
@@ -225,7 +233,7 @@ class Lockstep:
                 break
             else:
                 raise InternalError(f"unknown trace op {kind!r} at step {i}")
-            items.append(_Item(i, op, request, request is not None and self._state_due(i)))
+            items.append(_Item(i, op, request, request is not None and self._state_due()))
             i += 1
         return items
 

@@ -178,11 +178,25 @@ def test_in_process_crash_and_hello_refusal_are_implementation_errors() -> None:
         run(Refuses, [])
 
 
+def workload(n: int) -> list[Json]:
+    """Allocs and frees of live blocks, deterministic."""
+    ops: list[Json] = []
+    live: list[int] = []
+    for i in range(n):
+        if i % 3 == 2 and live:
+            ops.append(free(live.pop(i % len(live)), cpu=i % 2))
+        else:
+            live.append(len(ops))
+            ops.append(alloc(i % 4, cpu=i % 2))
+    return ops
+
+
 def test_state_every_n_checks_the_state_it_fetched() -> None:
     for every in (3, 16):
         engine = Lockstep(InProcessAdapter(buddy.BuddyAllocator), CFG, state_every=every)
-        engine.run(OPS * 5)
+        engine.run(workload(120))
+        assert engine.state_step >= 100
     engine = Lockstep(InProcessAdapter(lambda: buddy.BuddyAllocator("count_off_by_block")),
                       CFG, state_every=16)
     with pytest.raises(Finding, match="free_pages_conserved"):
-        engine.run(OPS * 5)
+        engine.run(workload(120))
