@@ -162,6 +162,9 @@ class OracleMachine(RuleBasedStateMachine):
                 engine.finish()
         except (Finding, ImplementationError) as exc:
             self._record(exc)
+            path = self.options.recorder.trace_path
+            exc.add_note(f"rmqueue oracle: {exc.kind} {exc.name} at step {exc.step}"
+                         + (f"; smallest failing trace so far: {path}" if path else ""))
             engine.close()
             self.engine = None
             if isinstance(exc, ImplementationError):
