@@ -222,6 +222,44 @@ class _FieldView(SmtPageView):
 
 
 _FIELDS = tuple((name, lo, (1 << width) - 1) for name, (lo, width) in PAGE_FIELDS.items())
+_ZERO_FIELDS = ["false" if name in _FLAGS else lit(0) for name in PAGE_FIELDS]
+
+
+class _PairView(_FieldView):
+    """The PageView of a pair macro: the fields of ``p`` (``f_*``) and of one more page ``q``
+    (``g_*``) are parameters; any other page reads as the array encoding's default, 0.  Used
+    when an evaluation read at most one page besides ``p`` (``buddies_merged`` reads the
+    buddy); it then agrees with ``(select m x)`` over the store chain of the pages read."""
+
+    def _f(self, p: SmtTerm, name: str) -> SmtTerm:
+        f = _field_param(name)
+        if p.s == "p":
+            return SmtTerm(f)
+        zero = "false" if name in _FLAGS else lit(0)
+        return SmtTerm(f"(ite (= {p.s} p) {f} (ite (= {p.s} q) g{f[1:]} {zero}))")
+
+
+def _pair_params() -> str:
+    out = ["(p (_ BitVec 64))"]
+    for pre in ("f", "g"):
+        if pre == "g":
+            out.append("(q (_ BitVec 64))")
+        for name in PAGE_FIELDS:
+            sort = "Bool" if name in _FLAGS else "(_ BitVec 64)"
+            f = _field_param(name)
+            out.append(f"({f if pre == 'f' else 'g' + f[1:]} {sort})")
+    return " ".join(out)
+
+
+def smt_pair_macro(
+    name: str, formula: Any, view: _PairView, params: tuple[str, ...] = ("p",)
+) -> str:
+    """``smt_page_macro``'s formula over :class:`_PairView` (the same tracing, other view)."""
+    body = formula(SMT_OPS, view, *(SmtTerm(n) for n in params)).s
+    if params == ("p",):
+        body = f"(=> (and (bvule {view.start.s} p) (bvult p {view.end.s})) {body})"
+    extra = "".join(f" ({n} (_ BitVec 64))" for n in params[1:])
+    return f"(define-fun {name} ({_pair_params()}{extra}) Bool {body})\n"
 
 
 def field_args(w: int) -> list[str]:
@@ -288,6 +326,11 @@ class SmtBatch:
         text.append(smt_page_macro("free_ok", T.free_result_valid, view, ("p", "k")))
         self._view, self._env = view, env
         self._fview = _FieldView(view_start, view_end, len(zone.pageset), mo)
+        pv = self._pview = _PairView(view_start, view_end, len(zone.pageset), mo)
+        text.append(smt_pair_macro("ldc_free_f", T.free_list_delta_consistent, pv, four))
+        text.append(smt_pair_macro("ldc_pcp_f", T.pcp_list_delta_consistent, pv, four))
+        text.append(smt_pair_macro("alloc_ok_f", T.alloc_result_valid, pv, ("p", "k")))
+        text.append(smt_pair_macro("free_ok_f", T.free_result_valid, pv, ("p", "k")))
         self._site_macros: dict[frozenset[str], tuple[str, Any, tuple[Any, ...]]] = {}
         self.session.run("".join(text))
         # definitions made since the last batch; they go first in the next script
@@ -310,6 +353,7 @@ class SmtBatch:
             name = "inv_site_" + "_".join(sorted(sites))
             formula = conjunction(invs)
             self._defs.append(smt_page_macro(name, formula, self._view))
+            self._defs.append(smt_pair_macro(name + "_f", formula, self._pview))
             fn = compile_page_formula(formula, self.zone.max_order, self._env, log=True)
             got = self._site_macros[sites] = (name, fn, invs)
         return got
@@ -350,6 +394,32 @@ class SmtBatch:
                 self._words[p] = w
         return store_chain(items)
 
+    def _pages(self, run: Any, *args: int) -> tuple[str, str, str]:
+        """Run a logging evaluator; return the macro suffix and page arguments for the pages
+        it read (``_f`` and the pair's fields when at most one page besides ``args[0]``, else
+        the store chain), and the store chain (for naming a failure)."""
+        m = self._chain(run, *args)
+        p = args[0]
+        z = self.zone
+        start = z.zone_start_pfn
+        end = start + z.spanned_pages
+        reads = [x for x in self._reads if start <= x < end and x != p]
+        if len(reads) > 1:
+            return "", m, m
+        words = self._words
+        fp = field_args(words[p]) if p in words else _ZERO_FIELDS
+        q = reads[0] if reads else p
+        fq = field_args(words[q]) if q in words else _ZERO_FIELDS
+        return "_f", f"{' '.join(fp)} {lit(q)} {' '.join(fq)}", m
+
+    def _page_term(self, macro: str, run: Any, *args: int) -> tuple[str, str]:
+        """``(macro pages p args...)`` over the pages ``run`` read, and the store chain."""
+        suffix, pages, m = self._pages(run, *args)
+        rest = " ".join(lit(a) for a in args[1:])
+        if suffix:
+            return f"({macro}_f {lit(args[0])} {pages} {rest})", m
+        return f"({macro} {pages} {lit(args[0])} {rest})", m
+
     def add_step(self, chk: StepChecker, rec: Transition, sc: Scan, step: int) -> None:
         self._chk = chk
         self._words = words = dict[int, int]()
@@ -357,20 +427,18 @@ class SmtBatch:
         for (pfn, kind, a, b), net in sc.net.items():
             if not net:
                 continue  # true whatever the state (see check.py)
-            m = self._chain(self._ldc[kind], pfn, a, b, net)
+            text, _ = self._page_term("ldc_pcp" if kind else "ldc_free", self._ldc[kind],
+                                      pfn, a, b, net)
             lst = {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
-            conj.append(("list_delta_consistent",
-                         f"({'ldc_pcp' if kind else 'ldc_free'} {m} {lit(pfn)} {lit(a)} "
-                         f"{lit(b)} {lit(net)})", {"pfns": [pfn], "lists": [lst], "net": net},
-                         []))
+            conj.append(("list_delta_consistent", text,
+                         {"pfns": [pfn], "lists": [lst], "net": net}, []))
         conj.extend(self._op_conjuncts(rec))
         if sc.events:
             conj.append(self._pages_conserved(sc))
         for pfn in sc.pfns:
             name, fn, invs = self._site_macro(chk, sc.sites(pfn))
-            m = self._chain(fn, pfn)
-            conj.append(("page", f"({name} {m} {lit(pfn)})",
-                         {"pfns": [pfn], "m": m, "invs": invs}, []))
+            text, m = self._page_term(name, fn, pfn)
+            conj.append(("page", text, {"pfns": [pfn], "m": m, "invs": invs}, []))
         for dom, i in chk.count_groups(sc):
             values = chk.post_counts() if dom == "post" else sc.D
             name, keys = self._count_macro(chk, dom, i)
@@ -457,10 +525,10 @@ class SmtBatch:
         z = self.zone
         if rec.op in ("alloc", "free") and rec.pfn is not None:
             k = 0 if rec.op == "alloc" else 1
-            m = self._chain(self._res[k], rec.pfn, rec.order)
+            text, _ = self._page_term(("alloc_ok", "free_ok")[k], self._res[k], rec.pfn,
+                                      rec.order)
             name = ("alloc_result_valid", "free_result_valid")[k]
-            return [(name, f"({('alloc_ok', 'free_ok')[k]} {m} {lit(rec.pfn)} {lit(rec.order)})",
-                     {"pfns": [rec.pfn], "orders": [rec.order]}, [])]
+            return [(name, text, {"pfns": [rec.pfn], "orders": [rec.order]}, [])]
         if rec.op == "alloc":
             text = T.alloc_failure_justified(SMT_OPS, _SmtLists(z), rec.order,
                                              rec.migratetype, rec.cpu).s

@@ -20,6 +20,7 @@ from rmqueue.model import Allocator
 from rmqueue.model.buddy import INT_OPS
 from rmqueue.specs import InvariantViolation
 from rmqueue.specs import transitions as T
+from rmqueue.specs._codegen import lit
 from rmqueue.specs._shapes import compile_shape, fold, shape_events, shape_of
 from rmqueue.specs.check import StepChecker, coverage_mismatch
 
@@ -170,3 +171,53 @@ def test_shape_failure_names_the_invariant() -> None:
             chk.check(rec)
         assert ei.value.invariant == "pcp_count_matches", backend
         assert ei.value.step == 1
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_solver_pair_macros_match_array_macros(seed: int) -> None:
+    """The ``_f`` macros (page fields as parameters) answer as the store-chain macros do."""
+    rnd = random.Random(seed)
+    a = Allocator(SMALL)
+    chk = StepChecker(a, backend="z3", batch=1)
+    live: list[tuple[int, int]] = []
+    for _ in range(300):
+        if rnd.random() < 0.6 or not live:
+            rec = a.alloc(rnd.randrange(2), rnd.choice([0, 0, 1, 3]), ["GFP_KERNEL"])
+            if rec.pfn is not None:
+                live.append((rec.pfn, rec.order))
+        else:
+            p, o = live.pop(rnd.randrange(len(live)))
+            rec = a.free(rnd.randrange(2), p, o, False)
+        chk.check(rec)
+    smt = chk._smt
+    assert smt is not None
+    z = a.zone
+    sites = [frozenset({"touched", "added", "free_added", "pcp_added"}),
+             frozenset({"touched", "added", "free_added"})]
+    answers = [0, 0]
+    for _ in range(150):
+        pfn = rnd.randrange(z.spanned_pages)
+        for arr in rnd.sample([z.list_of, z.buddy_order, z.alloc_order, z.cached_mt], 2):
+            arr[pfn ^ rnd.choice([0, 0, 1, 2, 4])] = rnd.choice([-1, 0, 1, 2, 3, 5, 7, 30])
+        smt._words = {}
+        calls: list[tuple[str, Any, tuple[int, ...]]] = []
+        for s in sites:
+            name, fn, _ = smt._site_macro(chk, s)
+            calls.append((name, fn, (pfn,)))
+        for kind, mac in ((0, "ldc_free"), (1, "ldc_pcp")):
+            calls.append((mac, smt._ldc[kind], (pfn, rnd.randrange(3), rnd.randrange(3),
+                                                rnd.choice([-1, 1]))))
+        calls.append(("alloc_ok", smt._res[0], (pfn, rnd.randrange(3))))
+        calls.append(("free_ok", smt._res[1], (pfn, 0)))
+        pair, array = "".join(smt._defs), ""
+        smt._defs = []
+        for mac, fn, args in calls:
+            text, m = smt._page_term(mac, fn, *args)
+            assert text.startswith(f"({mac}_f ")
+            rest = " ".join(lit(x) for x in args)
+            pair += f"(push)(assert (not {text}))(check-sat)(pop)\n"
+            array += f"(push)(assert (not ({mac} {m} {rest})))(check-sat)(pop)\n"
+        got = smt.session.run(pair).split()
+        assert got == smt.session.run(array).split()
+        answers[got[0] == "unsat"] += 1
+    assert answers[0] and answers[1]
