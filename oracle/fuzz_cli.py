@@ -49,8 +49,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, metavar="S")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="per request (default 5)")
-    p.add_argument("--report", metavar="DIR", default="rmqueue-report",
-                   help="where trace.json and report.md go (default ./rmqueue-report)")
+    p.add_argument("--report", metavar="DIR", default="rmqueue-reports",
+                   help="where trace.json and report.md go (default ./rmqueue-reports)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="fuzz in N processes sharing the example database")
     p.add_argument("--state-every", type=int, default=1, metavar="N",

@@ -38,15 +38,16 @@ from .trace import BAD_KINDS, Trace, Verdict
 
 Json = dict[str, Any]
 
-# One gfp list per (migratetype, hot/cold) class the model distinguishes, plus atomic.
+# One gfp list per (migratetype, hot/cold) class the model distinguishes, spelt only with
+# the names protocol.md lists, so that any v1 implementation knows them.
 GFP_CLASSES: tuple[tuple[str, ...], ...] = (
     ("GFP_KERNEL",),
     ("GFP_HIGHUSER_MOVABLE",),
-    ("GFP_TEMPORARY",),
-    ("GFP_ATOMIC",),
+    ("GFP_KERNEL", "__GFP_RECLAIMABLE"),
+    ("__GFP_MOVABLE",),
     ("GFP_KERNEL", "__GFP_COLD"),
     ("GFP_HIGHUSER_MOVABLE", "__GFP_COLD"),
-    ("GFP_TEMPORARY", "__GFP_COLD"),
+    ("GFP_KERNEL", "__GFP_RECLAIMABLE", "__GFP_COLD"),
 )
 
 
