@@ -26,7 +26,7 @@ def _worker(i: int, job: dict[str, Any]) -> dict[str, Any]:
                   max_examples=job["max_examples"], steps=job["steps"], seed=seed,
                   timeout=job["timeout"], report_dir=out,
                   database=example_database(job["database"], job["redis"]),
-                  state_every=job["state_every"])
+                  state_every=job["state_every"], shrink_budget=job["shrink_seconds"])
     return {"summary": result.summary(), "trace": str(result.trace_path or ""),
             "stderr": result.stderr_tail}
 
@@ -36,7 +36,8 @@ def fuzz_parallel(args: argparse.Namespace, config: ZoneConfig) -> FuzzResult:
     job = {"impl": args.impl, "config": config.to_json(), "steps": args.steps,
            "max_examples": math.ceil(args.max_examples / n), "seed": args.seed,
            "timeout": args.timeout, "report": args.report, "database": args.database,
-           "redis": args.redis, "state_every": args.state_every}
+           "redis": args.redis, "state_every": args.state_every,
+           "shrink_seconds": args.shrink_seconds}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(n, mp_context=ctx) as pool:
         results = list(pool.map(_worker, range(n), [job] * n))

@@ -55,6 +55,8 @@ def register(subparsers: Any) -> None:
                    help="fuzz in N processes sharing the example database")
     p.add_argument("--state-every", type=int, default=1, metavar="N",
                    help="fetch and check the state every N operations (default 1)")
+    p.add_argument("--shrink-seconds", type=float, default=60.0, metavar="S",
+                   help="stop shrinking after S seconds and keep the smallest trace (default 60)")
     p.add_argument("--database", metavar="DIR", default=DEFAULT_DATABASE,
                    help=f"Hypothesis example database directory (default {DEFAULT_DATABASE}; "
                         "'' for none)")
@@ -85,6 +87,8 @@ def _check_args(args: argparse.Namespace) -> None:
                               f"(got {getattr(args, name)})")
     if not args.timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds (got {args.timeout})")
+    if not args.shrink_seconds >= 0:
+        raise ConfigError(f"--shrink-seconds must be >= 0 (got {args.shrink_seconds})")
 
 
 class _Progress:
@@ -131,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             result = fuzz(target, config, max_examples=args.max_examples, steps=args.steps,
                           seed=args.seed, timeout=args.timeout, report_dir=report,
                           database=database, state_every=args.state_every,
-                          on_example=progress)
+                          shrink_budget=args.shrink_seconds, on_example=progress)
         finally:
             progress.close()
     if args.junit:
