@@ -12,6 +12,7 @@ step narrowed to its first failing instance with one query per instance.
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -332,13 +333,21 @@ class SmtBatch:
         text.append(smt_pair_macro("alloc_ok_f", T.alloc_result_valid, pv, ("p", "k")))
         text.append(smt_pair_macro("free_ok_f", T.free_result_valid, pv, ("p", "k")))
         self._site_macros: dict[frozenset[str], tuple[str, Any, tuple[Any, ...]]] = {}
-        self.session.run("".join(text))
-        # definitions made since the last batch; they go first in the next script
+        # batches alternate between two solver contexts, each solving in a background
+        # thread (ctypes releases the GIL during the call), so two batches are solved at once
+        # while the model and the text generation run; synchronous checking uses one
+        self.sessions = [self.session] + ([SmtSession()] if batch > 1 else [])
+        for session in self.sessions:
+            session.run("".join(text))
+        # definitions made since the last batch; they go first in the next script of each
+        # context (``_sent[k]``: how many of ``_all_defs`` context k has)
         self._defs: list[str] = []
-        # the batch being solved in the background (ctypes releases the GIL during the
-        # call, so the solver overlaps with the model and the text generation)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmqueue-z3")
-        self._inflight: tuple[Future[str], list[Any]] | None = None
+        self._all_defs: list[str] = []
+        self._sent = [0] * len(self.sessions)
+        self._next = 0
+        self._pool = ThreadPoolExecutor(max_workers=len(self.sessions),
+                                        thread_name_prefix="rmqueue-z3")
+        self._inflight: deque[tuple[Future[str], list[Any], SmtSession]] = deque()
         self._macros: dict[tuple[str, int], tuple[str, list[Any]]] = {}
         self._pc_macros: set[int] = set()
         self._shape_macros: dict[Shape, str] = {}
@@ -556,24 +565,31 @@ class SmtBatch:
         (raising for a failing step), else collect only the previous batch's.  The steps go
         as one conjunction per chunk of ``CHUNK`` steps; a chunk not answered ``unsat`` is
         re-checked step by step to find the first failing one."""
-        self._collect()
+        self._collect(len(self.sessions) - 1)
         pending, self.pending = self.pending, []
         if pending:
-            script = "".join(self._defs) + "".join(
-                f"(push)(assert (not (and true {' '.join(e[1] for e in pending[k:k + CHUNK])}"
-                f"))){CHECK}(pop)\n"
-                for k in range(0, len(pending), CHUNK)
-            )
+            k = self._next
+            self._next = (k + 1) % len(self.sessions)
+            self._all_defs.extend(self._defs)
             self._defs = []
-            self._inflight = (self._pool.submit(self.session.run, script), pending)
+            script = "".join(self._all_defs[self._sent[k]:]) + "".join(
+                f"(push)(assert (not (and true {' '.join(e[1] for e in pending[j:j + CHUNK])}"
+                f"))){CHECK}(pop)\n"
+                for j in range(0, len(pending), CHUNK)
+            )
+            self._sent[k] = len(self._all_defs)
+            session = self.sessions[k]
+            self._inflight.append((self._pool.submit(session.run, script), pending, session))
         if wait:
-            self._collect()
+            self._collect(0)
 
-    def _collect(self) -> None:
-        if self._inflight is None:
-            return
-        future, pending = self._inflight
-        self._inflight = None
+    def _collect(self, keep: int) -> None:
+        """Collect the oldest batches in flight until at most ``keep`` remain."""
+        while len(self._inflight) > keep:
+            self._collect_one()
+
+    def _collect_one(self) -> None:
+        future, pending, session = self._inflight.popleft()
         answers = future.result().split()
         chunks = [pending[k:k + CHUNK] for k in range(0, len(pending), CHUNK)]
         if len(answers) != len(chunks):
@@ -582,15 +598,16 @@ class SmtBatch:
             if ans == "unsat":
                 continue
             script = "".join(f"(push)(assert (not {e[1]})){CHECK}(pop)\n" for e in chunk)
-            for (step, _, conj, words), a in zip(chunk, self.session.run(script).split(),
+            for (step, _, conj, words), a in zip(chunk, session.run(script).split(),
                                                  strict=True):
                 if a != "unsat":
-                    self._culprit(step, "", conj, a, words)
+                    self._culprit(step, "", conj, a, words, session)
             raise InvariantViolation("solver_unknown", "", f"z3 answered {ans} for a chunk "
                                      "of steps but for none of them alone", {})
 
     def _culprit(
-        self, step: int, lets: str, conj: list[Conjunct], ans: str, words: dict[int, int]
+        self, step: int, lets: str, conj: list[Conjunct], ans: str, words: dict[int, int],
+        session: SmtSession,
     ) -> None:
         flat: list[Conjunct] = []
         chk = self._chk
@@ -616,7 +633,7 @@ class SmtBatch:
         script = "".join(
             f"(push)(assert (not {c[1]})){CHECK}(pop)\n" for c in flat
         )
-        answers = self.session.run(script).split()
+        answers = session.run(script).split()
         from .check import kernel_ref
 
         for (name, _, details, _), a in zip(flat, answers, strict=False):
