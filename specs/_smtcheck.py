@@ -294,6 +294,10 @@ def _value(v: Any) -> str:
 Conjunct = tuple[str, str, dict[str, Any], list[Any]]
 
 
+def _list(kind: int, a: int, b: int) -> dict[str, int]:
+    return {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
+
+
 class SmtBatch:
     """Pending steps for the solver, and the session that checks them."""
 
@@ -351,6 +355,7 @@ class SmtBatch:
         self._macros: dict[tuple[str, int], tuple[str, list[Any]]] = {}
         self._pc_macros: set[int] = set()
         self._shape_macros: dict[Shape, str] = {}
+        self._bundles: dict[tuple[frozenset[str], tuple[int, ...]], str] = {}
 
     def _site_macro(
         self, chk: StepChecker, sites: frozenset[str]
@@ -421,6 +426,61 @@ class SmtBatch:
         fq = field_args(words[q]) if q in words else _ZERO_FIELDS
         return "_f", f"{' '.join(fp)} {lit(q)} {' '.join(fq)}", m
 
+    def _bundle(
+        self, chk: StepChecker, sites: frozenset[str], pfn: int,
+        ldcs: list[tuple[int, int, int, int]],
+    ) -> Conjunct | None:
+        """The list-delta instances and page invariants at ``pfn`` as one application of a
+        pair macro, or None when the evaluations read more than one page besides ``pfn``."""
+        name, fn, invs = self._site_macro(chk, sites)
+        self._reads = reads = set[int]()
+        fn(pfn)
+        for kind, a, b, net in ldcs:
+            self._ldc[kind](pfn, a, b, net)
+        z = self.zone
+        start = z.zone_start_pfn
+        end = start + z.spanned_pages
+        others = [x for x in reads if start <= x < end and x != pfn]
+        if len(others) > 1:
+            return None
+        words = self._words
+        for x in (pfn, *others):
+            if start <= x < end and x not in words:
+                i = x - start
+                words[x] = pack_page(z.buddy_order[i], z.list_of[i], z.alloc_order[i],
+                                     z.cached_mt[i], z.nr_free_lists)
+        q = others[0] if others else pfn
+        key = (sites, tuple(k for k, _, _, _ in ldcs))
+        mac = self._bundles.get(key)
+        if mac is None:
+            mac = self._bundle_macro(chk, key)
+        fp = field_args(words[pfn]) if pfn in words else _ZERO_FIELDS
+        fq = field_args(words[q]) if q in words else _ZERO_FIELDS
+        rest = " ".join(f"{lit(a)} {lit(b)} {lit(net)}" for _, a, b, net in ldcs)
+        m = store_chain(sorted((x, words[x]) for x in (pfn, *others) if x in words))
+        return ("bundle", f"({mac} {lit(pfn)} {' '.join(fp)} {lit(q)} {' '.join(fq)} {rest})",
+                {"pfns": [pfn], "m": m, "invs": invs, "ldcs": ldcs}, [])
+
+    def _bundle_macro(self, chk: StepChecker, key: tuple[frozenset[str], tuple[int, ...]]) -> str:
+        sites, kinds = key
+        name = f"bd_{len(self._bundles)}"
+        pv = self._pview
+        p = SmtTerm("p")
+        terms = [conjunction(chk.site_invariants(sites))(SMT_OPS, pv, p)]
+        extra = ""
+        for j, kind in enumerate(kinds):
+            formula = T.pcp_list_delta_consistent if kind else T.free_list_delta_consistent
+            terms.append(formula(SMT_OPS, pv, p, SmtTerm(f"a{j}"), SmtTerm(f"b{j}"),
+                                 SmtTerm(f"n{j}")))
+            extra += "".join(f" ({v}{j} (_ BitVec 64))" for v in "abn")
+        # the page invariants are vacuous outside the zone (as in smt_page_macro); pfns a
+        # record names are checked to be inside it before the solver sees them
+        guard = f"(and (bvule {pv.start.s} p) (bvult p {pv.end.s}))"
+        body = f"(and (=> {guard} {terms[0].s}) {' '.join(t.s for t in terms[1:])})"
+        self._defs.append(f"(define-fun {name} ({_pair_params()}{extra}) Bool {body})\n")
+        self._bundles[key] = name
+        return name
+
     def _page_term(self, macro: str, run: Any, *args: int) -> tuple[str, str]:
         """``(macro pages p args...)`` over the pages ``run`` read, and the store chain."""
         suffix, pages, m = self._pages(run, *args)
@@ -433,21 +493,30 @@ class SmtBatch:
         self._chk = chk
         self._words = words = dict[int, int]()
         conj: list[Conjunct] = []
+        # per pfn: its list-delta instances and its page invariants, one macro application
+        # when the evaluations read at most one other page (a bundle), else one each
+        ldcs: dict[int, list[tuple[int, int, int, int]]] = {}
         for (pfn, kind, a, b), net in sc.net.items():
-            if not net:
-                continue  # true whatever the state (see check.py)
-            text, _ = self._page_term("ldc_pcp" if kind else "ldc_free", self._ldc[kind],
-                                      pfn, a, b, net)
-            lst = {"cpu": a, "pcp": b} if kind else {"free_area": a, "migratetype": b}
-            conj.append(("list_delta_consistent", text,
-                         {"pfns": [pfn], "lists": [lst], "net": net}, []))
+            if net:  # with net 0 the instance is true whatever the state (see check.py)
+                ldcs.setdefault(pfn, []).append((kind, a, b, net))
+        bundles: list[Conjunct] = []
+        for pfn in sc.pfns:
+            got = self._bundle(chk, sc.sites(pfn), pfn, ldcs.get(pfn, []))
+            if got is not None:
+                bundles.append(got)
+                continue
+            for kind, a, b, net in ldcs.get(pfn, []):
+                text, _ = self._page_term("ldc_pcp" if kind else "ldc_free", self._ldc[kind],
+                                          pfn, a, b, net)
+                conj.append(("list_delta_consistent", text,
+                             {"pfns": [pfn], "lists": [_list(kind, a, b)], "net": net}, []))
+            name, fn, invs = self._site_macro(chk, sc.sites(pfn))
+            text, m = self._page_term(name, fn, pfn)
+            bundles.append(("page", text, {"pfns": [pfn], "m": m, "invs": invs}, []))
         conj.extend(self._op_conjuncts(rec))
         if sc.events:
             conj.append(self._pages_conserved(sc))
-        for pfn in sc.pfns:
-            name, fn, invs = self._site_macro(chk, sc.sites(pfn))
-            text, m = self._page_term(name, fn, pfn)
-            conj.append(("page", text, {"pfns": [pfn], "m": m, "invs": invs}, []))
+        conj.extend(bundles)
         for dom, i in chk.count_groups(sc):
             values = chk.post_counts() if dom == "post" else sc.D
             name, keys = self._count_macro(chk, dom, i)
@@ -610,6 +679,7 @@ class SmtBatch:
         session: SmtSession,
     ) -> None:
         flat: list[Conjunct] = []
+        ldc_flat: list[Conjunct] = []
         chk = self._chk
         assert chk is not None
         for c in conj:
@@ -623,13 +693,20 @@ class SmtBatch:
                              {"index": i, "values": {repr(k): v for k, v in
                                                      c[2]["values"].items()}}, [])
                             for inv in chk.group_members(dom))
-            elif c[0] == "page":
+            elif c[0] in ("page", "bundle"):
                 pfn = c[2]["pfns"][0]
                 m = c[2]["m"]
+                # the list-delta instances go first, as in the fast path's order
+                ldc_flat.extend(
+                    ("list_delta_consistent", f"({'ldc_pcp' if kind else 'ldc_free'} {m} "
+                     f"{lit(pfn)} {lit(a)} {lit(b)} {lit(net)})",
+                     {"pfns": [pfn], "lists": [_list(kind, a, b)], "net": net}, [])
+                    for kind, a, b, net in c[2].get("ldcs", []))
                 flat.extend((inv.name, f"(inv_{inv.name} {m} {lit(pfn)})", {"pfns": [pfn]}, [])
                             for inv in c[2]["invs"])
             else:
                 flat.append(c)
+        flat = ldc_flat + flat
         script = "".join(
             f"(push)(assert (not {c[1]})){CHECK}(pop)\n" for c in flat
         )

@@ -217,6 +217,21 @@ def test_solver_pair_macros_match_array_macros(seed: int) -> None:
             rest = " ".join(lit(x) for x in args)
             pair += f"(push)(assert (not {text}))(check-sat)(pop)\n"
             array += f"(push)(assert (not ({mac} {m} {rest})))(check-sat)(pop)\n"
+        # a bundle: the page invariants and two list-delta instances in one application
+        ldcs = [(0, rnd.randrange(3), rnd.randrange(3), rnd.choice([-1, 1])),
+                 (1, rnd.randrange(2), rnd.randrange(3), rnd.choice([-1, 1]))]
+        bundle = smt._bundle(chk, sites[0], pfn, ldcs)
+        assert bundle is not None
+        name, fn, _ = smt._site_macro(chk, sites[0])
+        m = smt._chain(fn, pfn)
+        parts = [f"({name} {m} {lit(pfn)})"]
+        for kind, x, y, net in ldcs:
+            mac = ("ldc_free", "ldc_pcp")[kind]
+            parts.append(f"({mac} {smt._chain(smt._ldc[kind], pfn, x, y, net)} {lit(pfn)} "
+                         f"{lit(x)} {lit(y)} {lit(net)})")
+        pair = "".join(smt._defs) + pair + f"(push)(assert (not {bundle[1]}))(check-sat)(pop)\n"
+        smt._defs = []
+        array += f"(push)(assert (not (and {' '.join(parts)})))(check-sat)(pop)\n"
         got = smt.session.run(pair).split()
         assert got == smt.session.run(array).split()
         answers[got[0] == "unsat"] += 1
