@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from rmqueue.model.record import Transition
@@ -263,6 +264,27 @@ def smt_pair_macro(
     return f"(define-fun {name} ({_pair_params()}{extra}) Bool {body})\n"
 
 
+@lru_cache(maxsize=1 << 14)
+def fields_text(w: int) -> str:
+    """:func:`field_args` joined (most steps see few distinct words: cached)."""
+    return " ".join(field_args(w))
+
+
+_ZERO_TEXT = " ".join(_ZERO_FIELDS)
+
+
+def pad_events(ev: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted events padded to a multiple of ``PAD`` with weight-0 events at the last pfn, so
+    fewer ``pc_<n>`` macros are defined.  ``pages_conserved`` is unchanged by the padding:
+    the clause after the last real event compares equal pfns, and the final running sum is
+    the same (tests/specs/test_shapes.py checks this on ints)."""
+    extra = -len(ev) % PAD
+    return ev + [(ev[-1][0], 0)] * extra if ev and extra else ev
+
+
+PAD = 8
+
+
 def field_args(w: int) -> list[str]:
     """The packed word ``w``'s fields as SMT-LIB literals, in ``PAGE_FIELDS`` order (the
     same values ``(select m p)`` and ``extract`` give in the array encoding)."""
@@ -421,10 +443,10 @@ class SmtBatch:
         if len(reads) > 1:
             return "", m, m
         words = self._words
-        fp = field_args(words[p]) if p in words else _ZERO_FIELDS
+        fp = fields_text(words[p]) if p in words else _ZERO_TEXT
         q = reads[0] if reads else p
-        fq = field_args(words[q]) if q in words else _ZERO_FIELDS
-        return "_f", f"{' '.join(fp)} {lit(q)} {' '.join(fq)}", m
+        fq = fields_text(words[q]) if q in words else _ZERO_TEXT
+        return "_f", f"{fp} {lit(q)} {fq}", m
 
     def _bundle(
         self, chk: StepChecker, sites: frozenset[str], pfn: int,
@@ -454,12 +476,12 @@ class SmtBatch:
         mac = self._bundles.get(key)
         if mac is None:
             mac = self._bundle_macro(chk, key)
-        fp = field_args(words[pfn]) if pfn in words else _ZERO_FIELDS
-        fq = field_args(words[q]) if q in words else _ZERO_FIELDS
+        fp = fields_text(words[pfn]) if pfn in words else _ZERO_TEXT
+        fq = fields_text(words[q]) if q in words else _ZERO_TEXT
         rest = " ".join(f"{lit(a)} {lit(b)} {lit(net)}" for _, a, b, net in ldcs)
-        m = store_chain(sorted((x, words[x]) for x in (pfn, *others) if x in words))
-        return ("bundle", f"({mac} {lit(pfn)} {' '.join(fp)} {lit(q)} {' '.join(fq)} {rest})",
-                {"pfns": [pfn], "m": m, "invs": invs, "ldcs": ldcs}, [])
+        # the store chain (for naming a failure) is built from these pages on demand
+        return ("bundle", f"({mac} {lit(pfn)} {fp} {lit(q)} {fq} {rest})",
+                {"pfns": [pfn], "pages_read": (pfn, *others), "invs": invs, "ldcs": ldcs}, [])
 
     def _bundle_macro(self, chk: StepChecker, key: tuple[frozenset[str], tuple[int, ...]]) -> str:
         sites, kinds = key
@@ -544,7 +566,7 @@ class SmtBatch:
         cpu = shape[1]
         pc = chk.shadow_pc
         cnt = z.pageset[cpu].count
-        args = [lit(pfn), *field_args(w), lit(cnt - pc[cpu])]
+        args = [lit(pfn), fields_text(w), lit(cnt - pc[cpu])]
         pc[cpu] = cnt
         vm, zvm = chk.shadow_vm, z.vm_stat
         for item in chk.vm_items:
@@ -591,6 +613,7 @@ class SmtBatch:
     def _shape_flat(self, chk: StepChecker, c: Conjunct) -> list[Conjunct]:
         """A shape step's instances one by one, over the step's recorded values."""
         shape, args = c[2]["shape"], c[2]["args"]
+        args = [args[0], *args[1].split(), *args[2:]]
         binds = " ".join(f"({n} {a})" for n, a in zip(self._shape_params(chk), args,
                                                        strict=True))
         _, cpu, idx = shape
@@ -618,7 +641,7 @@ class SmtBatch:
         return []
 
     def _pages_conserved(self, sc: Scan) -> Conjunct:
-        ev = sorted(sc.events)
+        ev = pad_events(sorted(sc.events))
         n = len(ev)
         if n not in self._pc_macros:
             events = _SmtEvents(n)
@@ -695,7 +718,8 @@ class SmtBatch:
                             for inv in chk.group_members(dom))
             elif c[0] in ("page", "bundle"):
                 pfn = c[2]["pfns"][0]
-                m = c[2]["m"]
+                m = c[2]["m"] if "m" in c[2] else store_chain(
+                    sorted((x, words[x]) for x in c[2]["pages_read"] if x in words))
                 # the list-delta instances go first, as in the fast path's order
                 ldc_flat.extend(
                     ("list_delta_consistent", f"({'ldc_pcp' if kind else 'ldc_free'} {m} "
@@ -730,4 +754,4 @@ CHECK = "(check-sat)"
 CHUNK = 64
 
 
-__all__ = ["SmtBatch", "field_args", "unpack_page"]
+__all__ = ["SmtBatch", "field_args", "fields_text", "pad_events", "unpack_page"]

@@ -22,6 +22,7 @@ from rmqueue.specs import InvariantViolation
 from rmqueue.specs import transitions as T
 from rmqueue.specs._codegen import lit
 from rmqueue.specs._shapes import compile_shape, fold, shape_events, shape_of
+from rmqueue.specs._smtcheck import PAD, pad_events
 from rmqueue.specs.check import StepChecker, coverage_mismatch
 
 
@@ -236,3 +237,17 @@ def test_solver_pair_macros_match_array_macros(seed: int) -> None:
         assert got == smt.session.run(array).split()
         answers[got[0] == "unsat"] += 1
     assert answers[0] and answers[1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_padded_events_keep_pages_conserved(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(300):
+        ev = sorted((rnd.randrange(0, 40), rnd.choice([-1, 1]))
+                    for _ in range(rnd.randrange(1, 12)))
+        if rnd.random() < 0.5:  # a conserving list: every event cancelled
+            ev = sorted(ev + [(x, -w) for x, w in ev])
+        padded = pad_events(list(ev))
+        assert len(padded) % PAD == 0
+        assert bool(T.pages_conserved(INT_OPS, IntEvents(padded))) == bool(
+            T.pages_conserved(INT_OPS, IntEvents(ev))), ev
