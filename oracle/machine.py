@@ -191,14 +191,24 @@ class OracleMachine(RuleBasedStateMachine):
 
     @rule(cpu=st.integers(0, 4095), order=st.integers(0, 63), gfp=st.sampled_from(GFP_CLASSES))
     def alloc(self, cpu: int, order: int, gfp: tuple[str, ...]) -> None:
-        """``order`` is taken modulo max_order: Hypothesis favours small values and the
-        bounds, so order 0 (the pcp path) and the largest orders (exhaustion, merging)
-        come often, and 0 is what a shrunk trace shows."""
+        """Half the drawn ``order`` values map to orders 0-2 (the pcp path, splits), half to
+        any order below max_order (exhaustion, merging); 0 is what a shrunk trace shows."""
         cfg = self.options.config
         cpu %= cfg.cpus
-        order %= cfg.max_order
+        if order >= 64:  # from alloc_large
+            order = max(order - 64, 0)
+        else:
+            order = order % 3 if order < 32 else order % cfg.max_order
+        order = min(order, cfg.max_order - 1)
         index = self._submit({"op": "alloc", "cpu": cpu, "order": order, "gfp": list(gfp)})
         self.handles.append(index)
+
+    @rule(cpu=st.integers(0, 4095), top=st.booleans(), gfp=st.sampled_from(GFP_CLASSES))
+    def alloc_large(self, cpu: int, top: bool, gfp: tuple[str, ...]) -> None:
+        """An alloc of order max_order-1 or max_order-2: a second alloc rule, so that the
+        zone fills up (where lost pages and missed merges show) in a few steps."""
+        cfg = self.options.config
+        self.alloc(cpu, cfg.max_order - 1 - (0 if top else 1) + 64, gfp)
 
     @precondition(lambda self: bool(self.handles))
     @rule(which=st.integers(0, 1 << 16), cpu=st.integers(0, 4095), cold=st.booleans())
