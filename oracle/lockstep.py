@@ -37,6 +37,8 @@ from .protocol import Hello, Level, check_response, hello_request, parse_hello
 Json = dict[str, Any]
 WAVE = 256
 MT_INDEX = {name: i for i, name in enumerate(PROC_NAMES)}
+# the state-detail extension's fields (PROTOCOL.md), compared when both sides report them
+DETAIL_FIELDS = ("nr_free", "pcp_sets", "pageblocks", "numa", "flags")
 
 
 def normalise_state(state: Json) -> Json:
@@ -54,6 +56,7 @@ def normalise_state(state: Json) -> Json:
         "free_area": dict(sorted(free.items())),
         "pcp": dict(sorted(pcp.items())),
         "counters": dict(sorted(state.get("counters", {}).items())),
+        "detail": {k: state[k] for k in DETAIL_FIELDS if k in state},
     }
 
 
@@ -67,6 +70,9 @@ def state_difference(model: Json, impl: Json) -> dict[str, Any] | None:
                 where = "free_area[order/migratetype]" if part == "free_area" else "pcp[cpu/mt]"
                 return {"where": f"{where} {key}", "model": m.get(key, []),
                         "implementation": i.get(key, [])}
+    for key, value in impl["detail"].items():
+        if key in model["detail"] and model["detail"][key] != value:
+            return {"where": key, "model": model["detail"][key], "implementation": value}
     for name, value in impl["counters"].items():
         if name in model["counters"] and model["counters"][name] != value:
             return {"where": f"counters.{name}", "model": model["counters"][name],
@@ -118,6 +124,11 @@ class Lockstep:
         if "batch" in self.hello.extensions:
             self.adapter.enable_batch()
         self.level = self.hello.level
+        # With the state-detail extension the state also carries nr_free, pcp counts,
+        # pageblock types and flags: compared at the exact level, read by specs/ otherwise.
+        self.detail = "state-detail" in self.hello.extensions
+        self.state_request: Json = {"op": "state", "detail": True} if self.detail else {
+            "op": "state"}
         self.observes_state = self.hello.observes_state
         self.executed = 0
         self.start = cfg.start_pfn
@@ -243,7 +254,7 @@ class Lockstep:
             if item.request is not None:
                 requests.append(item.request)
                 if item.state_after:
-                    requests.append({"op": "state"})
+                    requests.append(self.state_request)
         try:
             responses = self.adapter.exchange(requests) if requests else []
         except ImplementationError as exc:
@@ -440,7 +451,7 @@ class Lockstep:
     # -- states ---------------------------------------------------------------------------
 
     def _fetch_state(self) -> Json:
-        (answer,) = self.adapter.exchange([{"op": "state"}])
+        (answer,) = self.adapter.exchange([self.state_request])
         return self._state_answer(answer)
 
     def _state_answer(self, answer: object) -> Json:
@@ -459,7 +470,7 @@ class Lockstep:
         assert state is not None
         if self.level is Level.EXACT:
             assert self.model is not None
-            model = normalise_state(state_json(self.model.zone))
+            model = normalise_state(state_json(self.model.zone, detail=self.detail))
             diff = state_difference(model, normalise_state(state))
             if diff is not None:
                 raise Divergence(
@@ -514,7 +525,7 @@ class Lockstep:
                 self.state_step = index
             return
         want_state = self.observes_state
-        requests = [request] + ([{"op": "state"}] if want_state else [])
+        requests = [request] + ([self.state_request] if want_state else [])
         before = self.state if self.check_states and self.state_step == index - 1 else None
         if want_state and before is None:
             before = self._fetch_state()

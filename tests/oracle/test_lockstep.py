@@ -200,3 +200,12 @@ def test_state_every_n_checks_the_state_it_fetched() -> None:
                       CFG, state_every=16)
     with pytest.raises(Finding, match="free_pages_conserved"):
         engine.run(workload(120))
+
+
+def test_exact_level_compares_state_detail_when_offered() -> None:
+    def miscount(request: Json, answer: Json) -> Json:
+        if request["op"] == "state" and request.get("detail"):
+            answer["pcp_sets"][0]["count"] += 1  # lists right, pcp->count wrong
+        return answer
+    err = fails(lambda: Patched(ModelSession(), miscount), [alloc(0)], "state_differs")
+    assert err.details["where"] == "pcp_sets"
