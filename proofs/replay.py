@@ -120,7 +120,7 @@ def planted(bug: str) -> Iterator[None]:
 
             patch(m_fallback, "move_freepages", move)
         elif bug == "cma_expands_to_movable":
-            orig_exp = m_rmqueue.expand
+            orig_exp = vars(m_rmqueue)["expand"]
 
             def cma(zone: Zone, rec: Transition, order: int) -> int | None:
                 def exp(z: Zone, r: Transition, pfn: int, lo: int, hi: int, mt: int) -> None:
@@ -165,7 +165,7 @@ def planted(bug: str) -> Iterator[None]:
         elif bug == "merge_wrong_buddy":
             patch(m_free, "free_one_page_locked", _merge_wrong_buddy)
         elif bug == "drain_frees_one_less":
-            orig_db = m_drain.free_pcppages_bulk
+            orig_db = vars(m_drain)["free_pcppages_bulk"]
 
             def drain(zone: Zone, rec: Transition, count: int, pcp: Any) -> None:
                 if count > 1:
