@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from rmqueue.model.record import Transition
@@ -181,8 +180,9 @@ def _field_param(name: str) -> str:
 
 
 class _FieldView(SmtPageView):
-    """The PageView of a shape macro: the fields of its one page ``p`` are parameters (the
-    values of the packed word's fields, :func:`field_args`), so no array is built."""
+    """The PageView of a shape macro: the fields of its one page ``p`` are names bound (by
+    ``let``, :func:`_field_lets`) to the fields of the page's packed word, a parameter, so
+    no array is built."""
 
     def _f(self, p: SmtTerm, name: str) -> SmtTerm:
         if p.s != "p":
@@ -224,12 +224,12 @@ class _FieldView(SmtPageView):
 
 
 _FIELDS = tuple((name, lo, (1 << width) - 1) for name, (lo, width) in PAGE_FIELDS.items())
-_ZERO_FIELDS = ["false" if name in _FLAGS else lit(0) for name in PAGE_FIELDS]
 
 
 class _PairView(_FieldView):
     """The PageView of a pair macro: the fields of ``p`` (``f_*``) and of one more page ``q``
-    (``g_*``) are parameters; any other page reads as the array encoding's default, 0.  Used
+    (``g_*``) are bound to the fields of the word parameters ``wp``/``wq``; any other page
+    reads as the array encoding's default, 0.  Used
     when an evaluation read at most one page besides ``p`` (``buddies_merged`` reads the
     buddy); it then agrees with ``(select m x)`` over the store chain of the pages read."""
 
@@ -241,16 +241,30 @@ class _PairView(_FieldView):
         return SmtTerm(f"(ite (= {p.s} p) {f} (ite (= {p.s} q) g{f[1:]} {zero}))")
 
 
-def _pair_params() -> str:
-    out = ["(p (_ BitVec 64))"]
-    for pre in ("f", "g"):
-        if pre == "g":
-            out.append("(q (_ BitVec 64))")
-        for name in PAGE_FIELDS:
-            sort = "Bool" if name in _FLAGS else "(_ BitVec 64)"
-            f = _field_param(name)
-            out.append(f"({f if pre == 'f' else 'g' + f[1:]} {sort})")
+def _field_lets(word: str, pre: str) -> str:
+    """``let`` bindings of the field names (``f_*``/``b_*``, or ``g_*`` with ``pre="g"``)
+    to the fields of the packed word ``word``, as :mod:`rmqueue.specs._codegen` extracts
+    them from ``(select m p)``.  One word parameter parses faster than eleven fields."""
+    out = []
+    for name, (lo, width) in PAGE_FIELDS.items():
+        f = _field_param(name)
+        f = f if pre == "f" else "g" + f[1:]
+        ext = f"((_ extract {lo + width - 1} {lo}) {word})"
+        expr = f"(= {ext} #b1)" if name in _FLAGS else f"((_ zero_extend {64 - width}) {ext})"
+        out.append(f"({f} {expr})")
     return " ".join(out)
+
+
+_P_LETS = _field_lets("wp", "f")
+_PQ_LETS = _P_LETS + " " + _field_lets("wq", "g")
+
+
+def _pair_params() -> str:
+    return "(p (_ BitVec 64)) (wp (_ BitVec 64)) (q (_ BitVec 64)) (wq (_ BitVec 64))"
+
+
+def _pair_body(body: str) -> str:
+    return f"(let ({_PQ_LETS}) {body})"
 
 
 def smt_pair_macro(
@@ -261,16 +275,9 @@ def smt_pair_macro(
     if params == ("p",):
         body = f"(=> (and (bvule {view.start.s} p) (bvult p {view.end.s})) {body})"
     extra = "".join(f" ({n} (_ BitVec 64))" for n in params[1:])
-    return f"(define-fun {name} ({_pair_params()}{extra}) Bool {body})\n"
+    return f"(define-fun {name} ({_pair_params()}{extra}) Bool {_pair_body(body)})\n"
 
 
-@lru_cache(maxsize=1 << 14)
-def fields_text(w: int) -> str:
-    """:func:`field_args` joined (most steps see few distinct words: cached)."""
-    return " ".join(field_args(w))
-
-
-_ZERO_TEXT = " ".join(_ZERO_FIELDS)
 
 
 def pad_events(ev: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -443,10 +450,8 @@ class SmtBatch:
         if len(reads) > 1:
             return "", m, m
         words = self._words
-        fp = fields_text(words[p]) if p in words else _ZERO_TEXT
         q = reads[0] if reads else p
-        fq = fields_text(words[q]) if q in words else _ZERO_TEXT
-        return "_f", f"{fp} {lit(q)} {fq}", m
+        return "_f", f"{lit(words.get(p, 0))} {lit(q)} {lit(words.get(q, 0))}", m
 
     def _bundle(
         self, chk: StepChecker, sites: frozenset[str], pfn: int,
@@ -476,11 +481,11 @@ class SmtBatch:
         mac = self._bundles.get(key)
         if mac is None:
             mac = self._bundle_macro(chk, key)
-        fp = fields_text(words[pfn]) if pfn in words else _ZERO_TEXT
-        fq = fields_text(words[q]) if q in words else _ZERO_TEXT
         rest = " ".join(f"{lit(a)} {lit(b)} {lit(net)}" for _, a, b, net in ldcs)
-        # the store chain (for naming a failure) is built from these pages on demand
-        return ("bundle", f"({mac} {lit(pfn)} {fp} {lit(q)} {fq} {rest})",
+        # a page outside the zone (or not read) holds the word 0, as in the store chain; the
+        # store chain itself (for naming a failure) is built from these pages on demand
+        return ("bundle", f"({mac} {lit(pfn)} {lit(words.get(pfn, 0))} {lit(q)} "
+                f"{lit(words.get(q, 0))} {rest})",
                 {"pfns": [pfn], "pages_read": (pfn, *others), "invs": invs, "ldcs": ldcs}, [])
 
     def _bundle_macro(self, chk: StepChecker, key: tuple[frozenset[str], tuple[int, ...]]) -> str:
@@ -499,7 +504,8 @@ class SmtBatch:
         # record names are checked to be inside it before the solver sees them
         guard = f"(and (bvule {pv.start.s} p) (bvult p {pv.end.s}))"
         body = f"(and (=> {guard} {terms[0].s}) {' '.join(t.s for t in terms[1:])})"
-        self._defs.append(f"(define-fun {name} ({_pair_params()}{extra}) Bool {body})\n")
+        self._defs.append(
+            f"(define-fun {name} ({_pair_params()}{extra}) Bool {_pair_body(body)})\n")
         self._bundles[key] = name
         return name
 
@@ -566,7 +572,7 @@ class SmtBatch:
         cpu = shape[1]
         pc = chk.shadow_pc
         cnt = z.pageset[cpu].count
-        args = [lit(pfn), fields_text(w), lit(cnt - pc[cpu])]
+        args = [lit(pfn), lit(w), lit(cnt - pc[cpu])]
         pc[cpu] = cnt
         vm, zvm = chk.shadow_vm, z.vm_stat
         for item in chk.vm_items:
@@ -583,7 +589,7 @@ class SmtBatch:
         return True
 
     def _shape_params(self, chk: StepChecker) -> list[str]:
-        return ["p", *(_field_param(n) for n in PAGE_FIELDS), "dpc",
+        return ["p", "wp", "dpc",
                 *(f"d{i}" for i in chk.vm_items), f"v{PGALLOC}", "fair"]
 
     def _shape_terms(self, chk: StepChecker, shape: Shape) -> list[tuple[str, SmtTerm]]:
@@ -603,23 +609,21 @@ class SmtBatch:
     def _shape_macro(self, chk: StepChecker, shape: Shape) -> str:
         name = "sh_{}_{}_{}".format(*shape)
         body = SMT_OPS.and_(*(t for _, t in self._shape_terms(chk, shape))).s
-        params = " ".join(
-            f"({n} {'Bool' if n == 'fair' or n.startswith('b_') else '(_ BitVec 64)'})"
-            for n in self._shape_params(chk))
-        self._defs.append(f"(define-fun {name} ({params}) Bool {body})\n")
+        params = " ".join(f"({n} {'Bool' if n == 'fair' else '(_ BitVec 64)'})"
+                          for n in self._shape_params(chk))
+        self._defs.append(f"(define-fun {name} ({params}) Bool (let ({_P_LETS}) {body}))\n")
         self._shape_macros[shape] = name
         return name
 
     def _shape_flat(self, chk: StepChecker, c: Conjunct) -> list[Conjunct]:
         """A shape step's instances one by one, over the step's recorded values."""
         shape, args = c[2]["shape"], c[2]["args"]
-        args = [args[0], *args[1].split(), *args[2:]]
         binds = " ".join(f"({n} {a})" for n, a in zip(self._shape_params(chk), args,
                                                        strict=True))
         _, cpu, idx = shape
         details = {"pfns": list(c[2]["pfns"]), "orders": [0],
                    "lists": [{"cpu": cpu, "pcp": idx}]}
-        return [(name, f"(let ({binds}) {t.s})", details, [])
+        return [(name, f"(let ({binds}) (let ({_P_LETS}) {t.s}))", details, [])
                 for name, t in self._shape_terms(chk, shape)]
 
     def _op_conjuncts(self, rec: Transition) -> list[Conjunct]:
@@ -754,4 +758,4 @@ CHECK = "(check-sat)"
 CHUNK = 64
 
 
-__all__ = ["SmtBatch", "field_args", "fields_text", "pad_events", "unpack_page"]
+__all__ = ["SmtBatch", "field_args", "pad_events", "unpack_page"]
