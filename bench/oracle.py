@@ -4,7 +4,7 @@
 * ``inprocess_steps_per_s``: checked steps per second at the state level, in-process: the
   example buddy allocator (examples/buddy) driven as a Python object, its reported state
   fetched every step, the transition predicates of specs/ on every step and the invariants
-  of specs/ every ``invariant_every`` steps (the engine's default) and at the end.
+  of specs/ on every 8th state (the engine's default ``invariant_every``) and at the end.
 * ``process_steps_per_s``: checked steps per second through a child process: the model via
   ``rmqueue serve``, exact level (every result and state compared with the model's, the
   model's own steps checked by specs' StepChecker), pipelined in waves with the ``batch``

@@ -10,8 +10,9 @@ request whose pfn is already known goes out before any answer is read (the ``bat
 extension when offered), then the answers are checked in order.
 
 At the state level the transition predicates of specs/ judge every step; the invariants of
-specs/ (a walk over the whole reported state) are checked every ``invariant_every`` steps and
-by ``finish()`` on the last state (the end of every example and of every replay), so a
+specs/ (a walk over the whole reported state) are checked on every ``invariant_every``-th
+state fetched (on every one when ``state_every`` > 1, and always under Hypothesis) and by
+``finish()`` on the last state (the end of every example and of every replay), so a
 broken invariant is always caught, at worst a few steps late (and shrinking then cuts the
 trace right after the step that broke it).
 """
@@ -153,6 +154,7 @@ class Lockstep:
         self.initial_state: Json | None = None
         self.checked_step = -1
         self._since_state = 0
+        self._states_seen = 0
         if self.check_states:
             self.state = self._fetch_state()
             self.initial_state = self.state
@@ -337,7 +339,9 @@ class Lockstep:
                 _specs.check_transition(self.config, pre_state, pre_alloc, request, answer,
                                         self.state)
             self.allocated_at_state = self.allocated
-            if self.level is Level.EXACT or (index + 1) % self.invariant_every == 0:
+            self._states_seen += 1
+            if (self.level is Level.EXACT or self.state_every > 1
+                    or self._states_seen % self.invariant_every == 0):
                 self._check_state(index)
                 self.checked_step = index
         if self.on_step is not None:
