@@ -87,12 +87,13 @@ def holds(inv: Invariant, s: SymState, p: BV) -> Bool:
     return OPS.and_(*(inv.formula(OPS, s, i) for i in domain(inv, s)))
 
 
-def hypotheses(phase: Phase, p: BV) -> list[Bool]:
+def hypotheses(phase: Phase, p: BV, invariant: str = "") -> list[Bool]:
     """Config axioms, guards, and every invariant of the pre-state at ``p`` and the touched
     pfns (the universally quantified invariant, instantiated where the step reads)."""
     pre = phase.pre
     facts = config_axioms(pre) + list(phase.guards) + [OPS.ult(p, OPS.val(PFN_LIMIT))]
-    for t in (p, buddy_term(pre, p), *phase.touched):
+    extra = (buddy_term(pre, p),) if invariant in ("buddies_merged", "") else ()
+    for t in (p, *extra, *phase.touched):
         for inv in PAGE_INVARIANTS:
             facts.append(inv.formula(OPS, pre, t))
     for inv in COUNT_INVARIANTS:
@@ -116,6 +117,11 @@ WEIGHTED = ("nr_free_matches_lists", "free_pages_conserved", "free_cma_pages_con
 def _queries(phase: Phase, invariant: str, p: BV) -> list[tuple[Bool, list[Bool]]]:
     """The (subgoal, case hypotheses) queries of one phase and invariant."""
     goals = _z3.split(goal(phase, invariant, p))
+    if invariant == "blocks_disjoint" and phase.touched:
+        # Where p sits: on one of the pfns the step wrote, or elsewhere.
+        off = [OPS.not_(OPS.eq(p, t)) for t in phase.touched]
+        at = [[OPS.eq(p, t)] for t in phase.touched]
+        return [(g, c) for g in goals for c in [*at, off]]
     if invariant not in WEIGHTED or not phase.splits:
         return [(g, []) for g in goals]
     cases: list[list[Bool]] = [[]]
@@ -139,7 +145,7 @@ def prove(ob: Obligation, timeout_ms: int = 60000, bug: str | None = None,
     t0 = time.monotonic()
     p = _z3.word("p")
     for phase in phases(ob, bug):
-        facts = hypotheses(phase, p) + (extra(phase) if extra else [])
+        facts = hypotheses(phase, p, ob.invariant) + (extra(phase) if extra else [])
         for g, case in _queries(phase, ob.invariant, p):
             out = _z3.check([*facts, *case, _z3.negate(g)], timeout_ms)
             if out.status == "sat":

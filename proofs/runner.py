@@ -48,7 +48,7 @@ def run_job(job: Job, budget_s: float) -> JobResult:
     geo = Geometry(job.max_order, job.pageblock_order)
     phase = PHASES[job.phase](geo, job.bug)
     p = _z3.word("p")
-    facts = hypotheses(phase, p)
+    facts = hypotheses(phase, p, job.invariant)
     if not job.invariant:
         out = _z3.check(facts, int(budget_s * 1000))
         status = {"sat": "satisfiable", "unsat": "vacuous"}.get(out.status, "unknown")

@@ -1,16 +1,25 @@
-"""The transition kinds the proofs cover, each as one or more inductive *phases*.
+"""The transition kinds the proofs cover, each a sequence of inductive *phases*.
 
-A :class:`Phase` is one inductive step: assume the invariants on ``pre`` (a view of a
-havocked state) and the guards, prove them on ``post``.  A transition without a loop is one
-phase.  A transition built around a loop of unbounded length (``rmqueue_bulk`` refills
-``batch`` pages, a trim frees ``batch``, a drain ``count``) is carried by a loop invariant:
-the registry's invariants on a *view* of the state in which the bookkeeping the kernel does
-after the loop is already done for the ``i`` pages handled so far.  Its phases are the loop
-step (view at i -> view at i + 1) and the exit (view at n -> the real state after the
-kernel's bookkeeping); the entry (i = 0) is the identity view.
+A :class:`Phase` is one inductive step: assume the invariants on ``pre`` (a havocked state,
+or a view of one) and the guards, prove them on ``post``.  The phases:
 
-Every transition takes ``bug``: ``None`` for the model's behaviour, or the name of a planted
-bug (:data:`BUGS`) that the proofs must catch.
+* ``pcp_hit``, ``free_push``: one step each (order-0 allocation from a non-empty pcp list,
+  order-0 free onto a pcp list).
+* ``take_smallest`` / ``take_cma`` / ``take_fallback`` / ``take_reserve``: ``__rmqueue()``
+  along each of its paths up to ``expand()``; ``expand_step`` (loop invariant,
+  :mod:`rmqueue.proofs.loops`); ``finish_alloc`` (``buffered_rmqueue`` order >= 1) or
+  ``finish_refill`` (one page of ``rmqueue_bulk``) and ``refill_exit``.
+* ``free_entry`` (``__free_pages_ok``) or ``bulk_entry`` (one page of
+  ``free_pcppages_bulk``); ``merge_step`` / ``merge_exit`` (loop invariant); ``trim_exit``
+  / ``drain_exit``.
+
+Loops of unbounded length (``rmqueue_bulk`` refills ``batch`` pages, a trim frees ``batch``,
+a drain ``count``) are carried by loop invariants: the registry's invariants on a *view* in
+which the bookkeeping the kernel does after the loop is already done for the pages handled
+so far; the exit phase turns the view into the real state.
+
+Every builder takes ``bug``: ``None`` for the model's behaviour, or the name of a planted bug
+(:data:`BUGS`) that the proofs must catch.
 """
 
 from __future__ import annotations

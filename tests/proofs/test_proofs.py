@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from rmqueue.model.allocator import Allocator
+from rmqueue.proofs.frame import frame_lemmas
 from rmqueue.proofs.obligations import ALL_INVARIANTS, LIST_DELTA, Obligation, rows
+from rmqueue.proofs.replay import BUG_SITES, REPLAY_CONFIG, sensitivity
 from rmqueue.proofs.runner import Job, run_job
 from rmqueue.proofs.state import SMALL
 from rmqueue.proofs.transitions import BUGS, PHASES, TRANSITION_PHASES, TRANSITIONS
+from rmqueue.specs.check import StepChecker
 
 BUDGET = 60.0
 
@@ -56,29 +60,43 @@ def test_row_proved(transition: str, invariant: str) -> None:
         assert r.status == "proved", f"{phase}: {r.status}\n{r.detail}"
 
 
-# (transition, the phase and invariant its planted bug breaks)
-SENSITIVE = [
-    ("pcp_hit", "pcp_hit", "pcp_count_matches"),
-    ("pcp_refill", "refill_exit", "free_pages_conserved"),
-    ("rmqueue_smallest", "expand_step", LIST_DELTA),
-    ("rmqueue_fallback", "take_fallback", "free_pages_conserved"),
-    ("rmqueue_cma_fallback", "take_cma", "free_cma_pages_conserved"),
-    ("rmqueue_reserve", "take_reserve", "buddy_flag_on_free_heads"),
-    ("free_hot_cold_page", "free_push", "pcp_count_matches"),
-    ("free_pcppages_bulk", "trim_exit", "pcp_count_matches"),
-    ("free_pages_ok", "merge_step", "block_aligned"),
-    ("drain_pages_zone", "drain_exit", "pcp_count_matches"),
-]
-
-
-@pytest.mark.parametrize(("transition", "phase", "invariant"), SENSITIVE)
-def test_planted_bug_fails(transition: str, phase: str, invariant: str) -> None:
-    bug = BUGS[transition][0]
-    broken = run_job(_job(phase, invariant, bug), BUDGET)
-    assert broken.status == "counterexample", broken.detail
-    assert "failing clause" in broken.detail
+@pytest.mark.parametrize("transition", TRANSITIONS)
+def test_planted_bug_fails_and_replays(transition: str) -> None:
+    """The bug makes the proof fail with a counterexample naming a clause, and the
+    counterexample's operation, replayed in the model with the same bug, breaks an
+    invariant for real (the specs' checker says so)."""
+    s = sensitivity(transition, SMALL.max_order, SMALL.pageblock_order, BUDGET)
+    assert s.proof == "counterexample", s.counterexample
+    assert "failing clause" in s.counterexample
+    assert s.replay is not None, f"{s.bug} did not break the model"
+    assert s.replay.program[0].startswith("a = Allocator(")
+    phase, invariant, _ = BUG_SITES[transition]
     fixed = run_job(_job(phase, invariant), BUDGET)
     assert fixed.status == "proved", fixed.detail
+
+
+def test_replay_zone_is_sound_without_bugs() -> None:
+    """Without a planted bug, the replay zone passes the whole-state check after each of
+    the operations the replay search uses."""
+    a = Allocator(REPLAY_CONFIG)
+    checker = StepChecker(a)
+    held = []
+    for order in (0, 1, 2, 0, 3, 0):
+        rec = a.alloc(0, order, ("GFP_HIGHUSER_MOVABLE",))
+        checker.check(rec)
+        assert rec.pfn is not None
+        held.append((rec.pfn, order))
+    for pfn, order in held:
+        checker.check(a.free(0, pfn, order))
+    checker.check(a.drain(0))
+    checker.full_check()
+    assert a.zone.pageset[0].count == 0
+
+
+def test_frame_lemma() -> None:
+    results = frame_lemmas(SMALL, 30000)
+    assert results, "no frame lemma was run"
+    assert all(v == "proved" for v in results.values()), results
 
 
 @pytest.mark.slow
