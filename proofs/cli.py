@@ -16,7 +16,6 @@ from .runner import Job, JobResult, RowResult, jobs_for, rows_from, run_jobs
 from .state import LINUX, SMALL, Geometry
 from .transitions import TRANSITIONS
 
-
 DEFAULT = SMALL
 
 
