@@ -138,7 +138,10 @@ def _print(table: list[RowResult], results: dict[Job, JobResult], wall: float,
     print(f"{'obligation':<{width}}  {'result':<14}  seconds")
     for r in table:
         name = f"{r.obligation.transition}:{r.obligation.invariant}"
-        status = r.status if not r.vacuous else "VACUOUS"
+        if not r.vacuous:
+            status = r.status
+        else:
+            status = "VACUOUS" if any("vacuous" in v for v in r.vacuous) else "no-witness"
         print(f"{name:<{width}}  {status:<14}  {r.seconds:7.2f}")
     by_t: dict[str, float] = {}
     for r in table:
