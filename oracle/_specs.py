@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from rmqueue.model.allocator import Allocator
@@ -29,6 +30,7 @@ def _load(module: str, name: str) -> Any:
 
 _check_state = _load("rmqueue.specs.reported", "check_state")
 _check_transition = _load("rmqueue.specs.reported", "check_transition")
+_ReportedChecker = _load("rmqueue.specs.reported", "ReportedChecker")
 _StepChecker = _load("rmqueue.specs.check", "StepChecker")
 SPECS_AVAILABLE = _check_state is not None and _check_transition is not None
 
@@ -42,9 +44,20 @@ def _raise_first(violations: list[Any]) -> None:
         raise ConformanceViolation(str(v.invariant), str(v.message), details)
 
 
+@lru_cache(maxsize=8)
+def _checker(config: ZoneConfig) -> Any:
+    """specs' incremental checker for ``config``: it diffs each reported state against the
+    last one it saw (by content, so sharing it between engines only costs speed) and gives
+    the same verdicts as the full check."""
+    return _ReportedChecker(config) if _ReportedChecker is not None else None
+
+
 def check_state(config: ZoneConfig, state: Json, allocated: Mapping[int, int]) -> None:
     """Raise ConformanceViolation naming the first invariant of specs/ ``state`` breaks."""
-    if _check_state is not None:
+    checker = _checker(config)
+    if checker is not None:
+        _raise_first(list(checker.check_state(state, allocated)))
+    elif _check_state is not None:
         _raise_first(list(_check_state(config, state, allocated)))
 
 
@@ -57,7 +70,13 @@ def check_transition(
     post_state: Json,
 ) -> None:
     """Raise ConformanceViolation naming the first transition predicate of specs/ broken."""
-    if _check_transition is not None:
+    checker = _checker(config)
+    if checker is not None:
+        _raise_first(
+            list(checker.check_transition(pre_state, pre_allocated, request, response,
+                                          post_state))
+        )
+    elif _check_transition is not None:
         _raise_first(
             list(
                 _check_transition(

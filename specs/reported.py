@@ -13,11 +13,11 @@ every free-list head with that list's order, and a pcp page's cached type to be 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rmqueue.model.buddy import INT_OPS
 from rmqueue.model.config import ZoneConfig
 from rmqueue.model.errors import RmqueueError
 from rmqueue.model.types import (
@@ -30,10 +30,11 @@ from rmqueue.model.types import (
 from rmqueue.model.vmstat import VmItem
 
 from . import transitions as T
-from ._concrete import DictCounts, compile_count_formula
+from ._codegen import PY_OPS, PyTerm
+from ._concrete import compile_count_formula
 from .check import coverage_mismatch, summary
 from .errors import Violation
-from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS
+from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS, conjunction
 
 _MT = {n: i for i, n in enumerate(PROC_NAMES)}
 
@@ -105,15 +106,39 @@ def _mt(name: object, out: list[Violation], where: str) -> int:
     return -1
 
 
+Lists = dict[tuple[str, int, int], list[Any]]
+
+
+@dataclass(slots=True)
+class _Index:
+    """A reported state's view, kept for the next diff: ``lists`` maps
+    ("f", order, mt) and ("p", cpu, mt) to a copy of that list's pfns (None when two entries
+    share a key); ``bad`` (failing page invariants per head) and ``nz`` (the non-zero net
+    coverage per pfn) once :meth:`ReportedChecker.check_state` has evaluated them."""
+
+    v: ReportedView
+    out: list[Violation]
+    lists: Lists | None
+    pcp_present: bool
+    bad: dict[int, tuple[str, ...]] | None = None
+    nz: dict[int, int] | None = None
+    raw: tuple[Any, ...] | None = None  # the lists as reported, copied (a fast equal test)
+
+
 def build_view(
     config: ZoneConfig, state: Mapping[str, Any], allocated: Mapping[int, int]
 ) -> tuple[ReportedView, dict[Any, Any], list[Violation]]:
     """The abstract state of a report, its counts, and the violations found building it
     (a pfn on two lists, a malformed entry)."""
+    idx = _build(config, state, allocated)
+    return idx.v, _state_counts(config, state, allocated), idx.out
+
+
+def _build(config: ZoneConfig, state: Mapping[str, Any], allocated: Mapping[int, int]) -> _Index:
     out: list[Violation] = []
     v = ReportedView(config)
-    counts: dict[Any, Any] = {}
     seen: dict[int, str] = {}
+    lists: Lists | None = {}
 
     def claim(pfn: int, what: str) -> bool:
         if pfn in seen:
@@ -123,40 +148,81 @@ def build_view(
         seen[pfn] = what
         return True
 
-    fp = [0] * MIGRATE_TYPES
-    fl: dict[tuple[int, int], int] = {}
     for entry in state.get("free_area", []):
         o, mt = entry.get("order"), _mt(entry.get("migratetype"), out, "free_area")
         if not isinstance(o, int) or mt < 0:
             continue
-        for pfn in entry.get("pfns", []):
+        pfns = entry.get("pfns", [])
+        for pfn in pfns:
             if claim(pfn, f"free_area[{o}].free_list[{PROC_NAMES[mt]}]"):
                 v.free[pfn] = (o, mt)
-            fl[o, mt] = fl.get((o, mt), 0) + 1
-            fp[mt] += 1 << o if 0 <= o < 64 else 0
+        lists = _record(lists, ("f", o, mt), pfns)
+    pcp_present = "pcp" in state
+    for entry in state.get("pcp", []):
+        cpu, mt = entry.get("cpu"), _mt(entry.get("migratetype"), out, "pcp")
+        if not isinstance(cpu, int) or mt < 0:
+            continue
+        pfns = entry.get("pfns", [])
+        for pfn in pfns:
+            if claim(pfn, f"pcp[{cpu}].lists[{PROC_NAMES[mt]}]"):
+                v.pcp[pfn] = (cpu, mt)
+        lists = _record(lists, ("p", cpu, mt), pfns)
+    for pfn, o in allocated.items():
+        if claim(pfn, "the user's hands"):
+            v.alloc[pfn] = o
+    return _Index(v, out, lists, pcp_present, raw=_raw(state))
+
+
+def _record(lists: Lists | None, key: tuple[str, int, int], pfns: list[Any]) -> Lists | None:
+    if lists is None or key in lists:
+        return None
+    lists[key] = list(pfns)
+    return lists
+
+
+def _all_lists(state: Mapping[str, Any]) -> Iterable[tuple[str, int, int, int]]:
+    """(kind, order or cpu, mt, length) of every well-formed list entry, duplicates kept."""
+    for kind, field, key in (("f", "free_area", "order"), ("p", "pcp", "cpu")):
+        for entry in state.get(field, []):
+            a, name = entry.get(key), entry.get("migratetype")
+            if isinstance(a, int) and isinstance(name, str) and name in _MT:
+                yield kind, a, _MT[name], len(entry.get("pfns", []))
+
+
+def _state_counts(
+    config: ZoneConfig, state: Mapping[str, Any], allocated: Mapping[int, int]
+) -> dict[Any, Any]:
+    """The counts a report lets us read (see :mod:`._concrete`)."""
+    return _counts(config, state, allocated, _all_lists(state), "pcp" in state)
+
+
+def _counts(
+    config: ZoneConfig,
+    state: Mapping[str, Any],
+    allocated: Mapping[int, int],
+    lists: Iterable[tuple[str, int, int, int]],
+    pcp_present: bool,
+) -> dict[Any, Any]:
+    counts: dict[Any, Any] = {}
+    fp = [0] * MIGRATE_TYPES
+    fl: dict[tuple[int, int], int] = {}
+    pl: dict[tuple[int, int], int] = {}
+    for kind, a, mt, n in lists:
+        if kind == "f":
+            fl[a, mt] = fl.get((a, mt), 0) + n
+            fp[mt] += n << a if 0 <= a < 64 else 0
+        else:
+            pl[a, mt] = pl.get((a, mt), 0) + n
     for o in range(config.max_order):
         for t in range(MIGRATE_TYPES):
             counts["fl", o, t] = fl.get((o, t), 0)
     for t in range(MIGRATE_TYPES):
         counts["fp", t] = fp[t]
-    pcp_present = "pcp" in state
-    pl: dict[tuple[int, int], int] = {}
-    for entry in state.get("pcp", []):
-        cpu, mt = entry.get("cpu"), _mt(entry.get("migratetype"), out, "pcp")
-        if not isinstance(cpu, int) or mt < 0:
-            continue
-        for pfn in entry.get("pfns", []):
-            if claim(pfn, f"pcp[{cpu}].lists[{PROC_NAMES[mt]}]"):
-                v.pcp[pfn] = (cpu, mt)
-            pl[cpu, mt] = pl.get((cpu, mt), 0) + 1
     if pcp_present:
         for cpu in range(config.cpus):
             for t in range(MIGRATE_PCPTYPES):
                 counts["pl", cpu, t] = pl.get((cpu, t), 0)
         counts["pp"] = sum(pl.values())
-    for pfn, o in allocated.items():
-        if claim(pfn, "the user's hands"):
-            v.alloc[pfn] = o
     counts["ap"] = sum(1 << o for o in allocated.values())
     counts["zp"] = config.pages
     counts["abi"] = config.wmark_high - config.wmark_low
@@ -173,40 +239,64 @@ def build_view(
     flags = state.get("flags")
     if isinstance(flags, Mapping) and "ZONE_FAIR_DEPLETED" in flags:
         counts["fair"] = bool(flags["ZONE_FAIR_DEPLETED"])
-    return v, counts, out
+    return counts
 
 
 def check_state(
     config: ZoneConfig, state: Mapping[str, Any], allocated: Mapping[int, int]
 ) -> list[Violation]:
     """Every invariant the report lets us evaluate, over ``state`` and the blocks the oracle
-    knows are allocated (pfn -> order).  Returns the violations (empty when all hold)."""
-    v, counts, out = build_view(config, state, allocated)
-    heads = sorted(set(v.free) | set(v.pcp) | set(v.alloc))
-    for inv in PAGE_INVARIANTS:
-        for p in heads:
-            if not inv.formula(INT_OPS, v, p):
-                out.append(_page_violation(inv.name, v, p))
-    events = [(config.start_pfn, -1), (config.end_pfn, 1)]
+    knows are allocated (pfn -> order).  Returns the violations (empty when all hold).
+    Linear in the state: one pass builds the pfn index, the page formulas (compiled) read it
+    at every head.  :class:`ReportedChecker` does the same incrementally."""
+    idx = _build(config, state, allocated)
+    _evaluate_all(config, idx)
+    return _state_violations(config, idx, _state_counts(config, state, allocated))
+
+
+def _evaluate_all(config: ZoneConfig, idx: _Index) -> None:
+    v = idx.v
+    idx.bad = _page_failures(config, v, [*v.free, *v.pcp, *v.alloc])
+    nz: dict[int, int] = {}
+    _cover(nz, config.start_pfn, config.end_pfn, -1)
     for s, e in v.blocks():
-        events.append((s, 1))
-        events.append((e, -1))
-    bad = coverage_mismatch(events)
-    if bad is not None:
-        run = sum(w for x, w in events if x <= bad)
-        if run > 0:
-            out.append(Violation("blocks_disjoint", f"pfn {bad} is covered by more than one "
-                                 "block (free, pcp or allocated)", {"pfns": [bad]}))
+        _cover(nz, s, e, 1)
+    idx.nz = {x: w for x, w in nz.items() if w}
+
+
+def _cover(nz: dict[int, int], s: int, e: int, sign: int) -> None:
+    """Add the coverage events of ``[s, e)`` times ``sign`` to the net map ``nz``."""
+    nz[s] = nz.get(s, 0) + sign
+    nz[e] = nz.get(e, 0) - sign
+
+
+def _state_violations(
+    config: ZoneConfig, idx: _Index, counts: dict[Any, Any]
+) -> list[Violation]:
+    v, bad, nz = idx.v, idx.bad, idx.nz
+    assert bad is not None and nz is not None
+    out = list(idx.out)
+    failing = sorted(bad)
+    for inv in PAGE_INVARIANTS:
+        for p in failing:
+            if inv.name in bad[p]:
+                out.append(_page_violation(inv.name, v, p))
+    if nz:
+        # coverage_mismatch's argument: the first pfn with a non-zero net weight
+        first = min(nz)
+        if sum(w for x, w in nz.items() if x <= first) > 0:
+            out.append(Violation("blocks_disjoint", f"pfn {first} is covered by more than one "
+                                 "block (free, pcp or allocated)", {"pfns": [first]}))
         else:
-            out.append(Violation("zone_pages_conserved", f"pfn {bad} is in no free list, no "
-                                 "pcp list and no allocated block: a lost page", {"pfns": [bad]}))
-    dc = DictCounts(counts, config.max_order)
+            out.append(Violation("zone_pages_conserved", f"pfn {first} is in no free list, no "
+                                 "pcp list and no allocated block: a lost page",
+                                 {"pfns": [first]}))
     for inv in COUNT_INVARIANTS:
         dom = {"order": range(config.max_order), "cpu": range(config.cpus)}.get(
             inv.domain, range(1))
         for i in dom:
-            reads = _reads(inv.name, config.max_order, i)
-            if not all(k in counts for k in reads) or inv.formula(INT_OPS, dc, i):
+            fn, reads = _count_check(inv.name, config.max_order, i)
+            if not all(k in counts for k in reads) or fn(counts):
                 continue
             if inv.name == "vm_events_balance" and _events_from_zero(counts):
                 continue  # an allocator that does not count its boot frees in PGFREE
@@ -217,9 +307,91 @@ def check_state(
 
 
 @lru_cache(maxsize=4096)
+def _count_check(
+    name: str, max_order: int, i: int
+) -> tuple[Callable[[dict[Any, Any]], bool], tuple[Any, ...]]:
+    """Invariant ``name`` at ``i`` compiled, and the count keys it reads."""
+    return compile_count_formula(BY_NAME[name].formula, max_order, i)
+
+
 def _reads(name: str, max_order: int, i: int) -> tuple[Any, ...]:
     """The count keys invariant ``name`` reads at ``i``."""
-    return compile_count_formula(BY_NAME[name].formula, max_order, i)[1]
+    return _count_check(name, max_order, i)[1]
+
+
+class _PyReportedView:
+    """:class:`ReportedView` as Python source (for :mod:`._codegen`'s ``PY_OPS``), over its
+    dicts bound as ``F`` (free), ``P`` (pcp), ``A`` (allocated); ``Z`` is (0, 0)."""
+
+    def __init__(self, max_order: int) -> None:
+        self.start, self.end, self.cpus = PyTerm("S0"), PyTerm("SE"), PyTerm("NCPU")
+        self.max_order = max_order
+
+    def buddy(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"({p.s} in F)")
+
+    def buddy_order(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"F.get({p.s}, Z)[0]")
+
+    on_free, free_order = buddy, buddy_order
+
+    def free_mt(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"F.get({p.s}, Z)[1]")
+
+    def on_pcp(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"({p.s} in P)")
+
+    def pcp_cpu(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"P.get({p.s}, Z)[0]")
+
+    def pcp_index(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"P.get({p.s}, Z)[1]")
+
+    cached_mt = pcp_index
+
+    def allocated(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"({p.s} in A)")
+
+    def alloc_order(self, p: PyTerm) -> PyTerm:
+        return PyTerm(f"A.get({p.s}, 0)")
+
+
+PageCheck = Callable[..., Any]
+
+
+@lru_cache(maxsize=64)
+def _page_checks(
+    max_order: int, start: int, end: int, cpus: int
+) -> tuple[PageCheck, tuple[tuple[str, PageCheck], ...]]:
+    """The page invariants compiled over a reported view: ``failing(heads, F, P, A)`` lists
+    the heads where their conjunction is false, and one ``f(p, F, P, A)`` per invariant."""
+    env = {"S0": start, "SE": end, "NCPU": cpus, "Z": (0, 0)}
+    view, p = _PyReportedView(max_order), PyTerm("p")
+
+    def compile_(src: str, label: str) -> PageCheck:
+        ns: dict[str, Any] = dict(env)
+        exec(compile(src, f"<reported {label}>", "exec"), ns)
+        fn: PageCheck = ns["_f"]
+        return fn
+
+    body = conjunction(PAGE_INVARIANTS)(PY_OPS, view, p).s
+    failing = compile_(f"def _f(heads, F, P, A):\n    return [p for p in heads if not {body}]\n",
+                       "page invariants")
+    each = tuple((inv.name, compile_(f"def _f(p, F, P, A):\n    return "
+                                     f"{inv.formula(PY_OPS, view, p).s}\n", inv.name))
+                 for inv in PAGE_INVARIANTS)
+    return failing, each
+
+
+def _page_failures(
+    config: ZoneConfig, v: ReportedView, heads: Iterable[int]
+) -> dict[int, tuple[str, ...]]:
+    """The page invariants that fail at each of ``heads`` (only heads that fail some)."""
+    failing, each = _page_checks(config.max_order, config.start_pfn, config.end_pfn,
+                                 config.cpus)
+    F, P, A = v.free, v.pcp, v.alloc
+    return {p: tuple(name for name, f in each if not f(p, F, P, A))
+            for p in failing(heads, F, P, A)}
 
 
 def _events_from_zero(counts: dict[Any, Any]) -> bool:
@@ -263,24 +435,57 @@ def check_transition(
     """The predicates of :mod:`rmqueue.specs.transitions` for one request/response, judged
     as any correct buddy allocator may behave.  With no states (a black-box implementation)
     only the result is checked against the config and the allocated blocks."""
-    out: list[Violation] = []
-    op = request.get("op")
     pre_alloc = dict(pre_allocated)
     pre_v = build_view(config, pre_state, pre_alloc)[0] if pre_state is not None else None
+    post_alloc = _post_allocated(pre_alloc, request, response)
+    post_v = build_view(config, post_state, post_alloc)[0] if post_state is not None else None
+
+    def free_change(block: list[tuple[int, int]], sign: int) -> list[Violation]:
+        assert pre_v is not None and post_v is not None
+        return _free_set_change(pre_v, post_v, block, sign)
+
+    return _transition(config, pre_v, post_v, pre_alloc, request, response, post_state,
+                       free_change)
+
+
+def _post_allocated(
+    pre_alloc: dict[int, int], request: Mapping[str, Any], response: Mapping[str, Any]
+) -> dict[int, int]:
     post_alloc = dict(pre_alloc)
+    op = request.get("op")
     if op == "alloc" and response.get("pfn") is not None:
         post_alloc[response["pfn"]] = request.get("order", 0)
     if op == "free":
         post_alloc.pop(request.get("pfn", -1), None)
-    post_v = build_view(config, post_state, post_alloc)[0] if post_state is not None else None
+    return post_alloc
+
+
+FreeChange = Callable[[list[tuple[int, int]], int], list[Violation]]
+
+
+def _transition(
+    config: ZoneConfig,
+    pre_v: ReportedView | None,
+    post_v: ReportedView | None,
+    pre_alloc: dict[int, int],
+    request: Mapping[str, Any],
+    response: Mapping[str, Any],
+    post_state: Mapping[str, Any] | None,
+    free_change: FreeChange,
+) -> list[Violation]:
+    """:func:`check_transition` over built views; ``free_change(block, sign)`` judges
+    ``pages_conserved`` (the free pages change by exactly ``sign * block``)."""
+    out: list[Violation] = []
+    op = request.get("op")
+    both = pre_v is not None and post_v is not None
     if "error" in response:
         # a refused request (``validates: true``) must leave the state unchanged
-        if pre_v is not None and post_v is not None:
-            pre_v.alloc = post_v.alloc = pre_alloc
-            out.extend(_free_set_change(pre_v, post_v, [], 0))
+        if both:
+            out.extend(free_change([], 0))
         return out
     if op == "alloc":
-        out.extend(_check_alloc(config, pre_v, post_v, pre_alloc, request, response))
+        out.extend(_check_alloc(config, pre_v, post_v, pre_alloc, request, response,
+                                free_change))
     elif op == "free":
         pfn, order = request.get("pfn"), request.get("order")
         if not isinstance(pfn, int) or not isinstance(order, int) or pre_alloc.get(pfn) != order:
@@ -292,7 +497,7 @@ def check_transition(
                                      f"{order} its pages are not all on free or pcp lists",
                                      {"pfns": [pfn], "orders": [order]}))
             if pre_v is not None:
-                out.extend(_free_set_change(pre_v, post_v, [(pfn, pfn + (1 << order))], +1))
+                out.extend(free_change([(pfn, pfn + (1 << order))], +1))
     elif op == "drain":
         cpu = request.get("cpu")
         if post_v is not None and post_state is not None and "pcp" in post_state:
@@ -301,8 +506,8 @@ def check_transition(
                 out.append(Violation("drain_empties_pcp", f"cpu {cpu} still holds pcp pages "
                                      f"{left[:8]} after drain", {"pfns": left,
                                                                  "lists": [{"cpu": cpu}]}))
-        if pre_v is not None and post_v is not None:
-            out.extend(_free_set_change(pre_v, post_v, [], 0))
+        if both:
+            out.extend(free_change([], 0))
     return out
 
 
@@ -313,6 +518,7 @@ def _check_alloc(
     pre_alloc: Mapping[int, int],
     request: Mapping[str, Any],
     response: Mapping[str, Any],
+    free_change: FreeChange,
 ) -> list[Violation]:
     out: list[Violation] = []
     order = request.get("order", 0)
@@ -331,8 +537,8 @@ def _check_alloc(
         have = sorted((p, o, PROC_NAMES[t]) for p, (o, t) in pre_v.free.items()
                       if o >= order and t in usable)
         cpu = request.get("cpu")
-        pcp_have = [p for p, (c, t) in pre_v.pcp.items() if c == cpu and t == mt] if order == 0 \
-            else []
+        pcp_have = sorted(p for p, (c, t) in pre_v.pcp.items() if c == cpu and t == mt) \
+            if order == 0 else []
         if have or pcp_have:
             out.append(Violation("alloc_failure_justified", f"alloc of order {order} failed "
                                  f"while usable blocks were free: {have[:4]} pcp {pcp_have[:4]}",
@@ -341,7 +547,7 @@ def _check_alloc(
                                   "lists": [{"free_area": h[1], "migratetype": h[2]}
                                             for h in have[:8]]}))
         if post_v is not None:
-            out.extend(_free_set_change(pre_v, post_v, [], 0))
+            out.extend(free_change([], 0))
         return out
     size = 1 << order
     bad = []
@@ -360,7 +566,7 @@ def _check_alloc(
         out.append(Violation("alloc_result_valid", f"alloc of order {order} returned pfn "
                              f"{pfn}: {', '.join(bad)}", {"pfns": [pfn], "orders": [order]}))
     elif pre_v is not None and post_v is not None:
-        out.extend(_free_set_change(pre_v, post_v, [(pfn, pfn + size)], -1))
+        out.extend(free_change([(pfn, pfn + size)], -1))
     return out
 
 
@@ -373,6 +579,12 @@ def _free_set_change(
         ev += [(s, 1), (e, -1)]
     for s, e in pre.free_blocks():
         ev += [(s, -1), (e, 1)]
+    return _free_set_verdict(ev, block, sign)
+
+
+def _free_set_verdict(
+    ev: list[tuple[int, int]], block: list[tuple[int, int]], sign: int
+) -> list[Violation]:
     for s, e in block:
         ev += [(s, -sign), (e, sign)]
     bad = coverage_mismatch(ev)
@@ -384,4 +596,182 @@ def _free_set_change(
                       f"{bad} beyond what the step hands out or takes back", {"pfns": [bad]})]
 
 
-__all__ = ["ReportedView", "Violation", "build_view", "check_state", "check_transition"]
+class ReportedChecker:
+    """:func:`check_state` and :func:`check_transition` for a sequence of reported states,
+    incrementally: each state is diffed list by list against the last one seen (identical
+    lists are skipped by one comparison), and the page invariants are re-evaluated only at
+    the heads whose instances read a pfn whose facts changed.  The frame argument: an
+    instance at ``p`` reads the facts at ``p``, at ``p``'s aligned ancestors (p rounded down
+    to 2^j, j < max_order: ``blocks_disjoint``, which only asks whether the ancestor's
+    block reaches ``p``) and at ``p ^ 2^k`` where k < max_order - 1 is ``p``'s free order
+    (``buddies_merged``), so elsewhere it keeps its value.  A state with a malformed or
+    duplicated entry or a pfn on two lists is checked in full.  Same results as the
+    functions (tests/specs/test_reported_incremental.py)."""
+
+    def __init__(self, config: ZoneConfig) -> None:
+        self.config = config
+        self._last: _Index | None = None  # the last state seen
+        self._checked: _Index | None = None  # the last state whose invariants were evaluated
+
+    def check_state(
+        self, state: Mapping[str, Any], allocated: Mapping[int, int]
+    ) -> list[Violation]:
+        base = self._checked
+        idx, delta = self._index(base, state, allocated)
+        if base is None or delta is None or base.bad is None or base.nz is None:
+            _evaluate_all(self.config, idx)
+        elif delta:
+            idx.bad, idx.nz = self._reevaluate(base, idx, delta)
+        self._checked = self._last = idx
+        return _state_violations(self.config, idx, _state_counts(self.config, state, allocated))
+
+    def check_transition(
+        self,
+        pre_state: Mapping[str, Any] | None,
+        pre_allocated: Mapping[int, int],
+        request: Mapping[str, Any],
+        response: Mapping[str, Any],
+        post_state: Mapping[str, Any] | None,
+    ) -> list[Violation]:
+        pre_alloc = dict(pre_allocated)
+        post_alloc = _post_allocated(pre_alloc, request, response)
+        pre = self._index(self._last, pre_state, pre_alloc)[0] if pre_state is not None \
+            else None
+        post, delta = self._index(pre, post_state, post_alloc) if post_state is not None \
+            else (None, None)
+        if post is not None:
+            self._last = post
+
+        def free_change(block: list[tuple[int, int]], sign: int) -> list[Violation]:
+            assert pre is not None and post is not None
+            if delta is None:
+                return _free_set_change(pre.v, post.v, block, sign)
+            ev: list[tuple[int, int]] = []
+            for p in delta:  # pfns elsewhere hold the same free block before and after
+                for v, w in ((post.v, 1), (pre.v, -1)):
+                    o = v.free[p][0] if p in v.free else 0 if p in v.pcp else -1
+                    if o >= 0:
+                        ev += [(p, w), (p + (1 << o), -w)]
+            return _free_set_verdict(ev, block, sign)
+
+        return _transition(self.config, pre.v if pre else None, post.v if post else None,
+                           pre_alloc, request, response, post_state, free_change)
+
+    def _index(
+        self, base: _Index | None, state: Mapping[str, Any], allocated: Mapping[int, int]
+    ) -> tuple[_Index, set[Any] | None]:
+        """``state``'s index and the pfns whose facts may differ from ``base`` (None: built
+        in full)."""
+        if base is not None:
+            got = _update(self.config, base, state, allocated)
+            if got is not None:
+                return got
+        return _build(self.config, state, allocated), None
+
+    def _reevaluate(
+        self, base: _Index, idx: _Index, delta: set[Any]
+    ) -> tuple[dict[int, tuple[str, ...]], dict[int, int]]:
+        assert base.bad is not None and base.nz is not None
+        v, old, mo = idx.v, base.v, self.config.max_order
+        F, P, A = v.free, v.pcp, v.alloc
+        readers: set[Any] = set()
+        for q in delta:
+            readers.add(q)
+            # buddies_merged at p = q ^ 2^k reads q when p is free at order k
+            readers.update(p for k in range(mo - 1) if F.get(p := q ^ (1 << k), _NO)[0] == k)
+            # blocks_disjoint at p reads its ancestor q only to see whether q's block
+            # (before or after) reaches p: the p in (q, q + 2^min(ancestry, block order))
+            low = (q & -q).bit_length() - 1 if q else mo - 1
+            reach = max(_order(old, q), _order(v, q))
+            readers.update(p for p in range(q + 1, q + (1 << min(low, mo - 1, reach)))
+                           if p in F or p in P or p in A)
+        bad = {p: names for p, names in base.bad.items() if p not in readers}
+        bad.update(_page_failures(self.config, v, [p for p in readers
+                                                   if p in F or p in P or p in A]))
+        nz = dict(base.nz)
+        for p in delta:
+            for view, sign in ((old, -1), (v, 1)):
+                if p in view.free:
+                    _cover(nz, p, p + (1 << view.free[p][0]), sign)
+                elif p in view.pcp:
+                    _cover(nz, p, p + 1, sign)
+                elif p in view.alloc:
+                    _cover(nz, p, p + (1 << view.alloc[p]), sign)
+        return bad, {x: w for x, w in nz.items() if w}
+
+
+_EMPTY: list[Any] = []
+_NO = (-1, -1)
+
+
+def _order(v: ReportedView, p: int) -> int:
+    """The order of the block headed by ``p`` (0 for a pcp page or no head)."""
+    return v.free[p][0] if p in v.free else v.alloc.get(p, 0)
+
+
+def _update(
+    config: ZoneConfig, base: _Index, state: Mapping[str, Any], allocated: Mapping[int, int]
+) -> tuple[_Index, set[Any]] | None:
+    """``state``'s index from ``base``'s by the lists that differ, and the pfns whose facts
+    may have changed; None when either state is not clean (then build it in full)."""
+    if base.lists is None or base.out or ("pcp" in state) != base.pcp_present:
+        return None
+    raw = state.get("free_area", _EMPTY), state.get("pcp", _EMPTY)
+    if base.raw is not None and base.raw == raw and allocated == base.v.alloc:
+        return base, set()
+    lists: Lists = {}
+    for kind, field, key in (("f", "free_area", "order"), ("p", "pcp", "cpu")):
+        for entry in state.get(field, []):
+            a, name = entry.get(key), entry.get("migratetype")
+            if not (isinstance(a, int) and isinstance(name, str) and name in _MT):
+                return None
+            k = (kind, a, _MT[name])
+            if k in lists:
+                return None
+            lists[k] = entry.get("pfns", _EMPTY)
+    old = base.lists
+    changed = [k for k in lists.keys() | old.keys() if lists.get(k, _EMPTY) != old.get(k, _EMPTY)]
+    same_alloc = allocated == base.v.alloc
+    if not changed and same_alloc:
+        return base, set()
+    v = ReportedView(config)
+    F, P, A = dict(base.v.free), dict(base.v.pcp), dict(allocated)
+    delta: set[Any] = set()
+    for k in changed:
+        was = old.get(k, _EMPTY)
+        target = F if k[0] == "f" else P
+        for p in was:
+            del target[p]
+        delta.update(was)
+    for kind, a, t in changed:
+        target = F if kind == "f" else P
+        for p in lists.get((kind, a, t), _EMPTY):
+            if p in F or p in P or p in A:
+                return None
+            target[p] = (a, t)
+            delta.add(p)
+    if not same_alloc:
+        for p, _ in A.items() ^ base.v.alloc.items():
+            delta.add(p)
+            if p in A and (p in F or p in P):
+                return None
+    v.free, v.pcp, v.alloc = F, P, A
+    moved = set(changed)
+    copies = {k: old[k] if k in old and k not in moved else list(pfns)
+              for k, pfns in lists.items()}
+    return _Index(v, [], copies, base.pcp_present, raw=_raw(state)), delta
+
+
+def _raw(state: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple([{**e, "pfns": list(e.get("pfns", _EMPTY))} for e in state.get(f, _EMPTY)]
+                 for f in ("free_area", "pcp"))
+
+
+__all__ = [
+    "ReportedChecker",
+    "ReportedView",
+    "Violation",
+    "build_view",
+    "check_state",
+    "check_transition",
+]
