@@ -37,6 +37,7 @@ from .errors import Violation
 from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS, conjunction
 
 _MT = {n: i for i, n in enumerate(PROC_NAMES)}
+_VM = dict(VmItem.__members__)
 
 
 class ReportedView:
@@ -123,6 +124,7 @@ class _Index:
     bad: dict[int, tuple[str, ...]] | None = None
     nz: dict[int, int] | None = None
     raw: tuple[Any, ...] | None = None  # the lists as reported, copied (a fast equal test)
+    keys: tuple[list[Any], list[Any]] | None = None  # the key of each raw entry
 
 
 def build_view(
@@ -227,8 +229,8 @@ def _counts(
     counts["zp"] = config.pages
     counts["abi"] = config.wmark_high - config.wmark_low
     for name, value in (state.get("counters") or {}).items():
-        if name in VmItem.__members__ and isinstance(value, int):
-            counts["c", VmItem[name]] = value
+        if name in _VM and isinstance(value, int):
+            counts["c", _VM[name]] = value
     nr_free = state.get("nr_free")
     if isinstance(nr_free, list):
         for o, n in enumerate(nr_free):
@@ -291,19 +293,32 @@ def _state_violations(
             out.append(Violation("zone_pages_conserved", f"pfn {first} is in no free list, no "
                                  "pcp list and no allocated block: a lost page",
                                  {"pfns": [first]}))
-    for inv in COUNT_INVARIANTS:
-        dom = {"order": range(config.max_order), "cpu": range(config.cpus)}.get(
-            inv.domain, range(1))
-        for i in dom:
-            fn, reads = _count_check(inv.name, config.max_order, i)
-            if not all(k in counts for k in reads) or fn(counts):
-                continue
-            if inv.name == "vm_events_balance" and _events_from_zero(counts):
-                continue  # an allocator that does not count its boot frees in PGFREE
-            out.append(Violation(inv.name, f"{summary(inv.doc)} (values read: "
-                                 f"{[(k, counts[k]) for k in reads]})",
-                                 {"index": i, "values": {repr(k): counts[k] for k in reads}}))
+    have = counts.keys()
+    for inv, i, fn, reads, needs in _count_checks(config.max_order, config.cpus):
+        if not have >= needs or fn(counts):
+            continue
+        if inv.name == "vm_events_balance" and _events_from_zero(counts):
+            continue  # an allocator that does not count its boot frees in PGFREE
+        out.append(Violation(inv.name, f"{summary(inv.doc)} (values read: "
+                             f"{[(k, counts[k]) for k in reads]})",
+                             {"index": i, "values": {repr(k): counts[k] for k in reads}}))
     return out
+
+
+@lru_cache(maxsize=64)
+def _count_checks(
+    max_order: int, cpus: int
+) -> tuple[tuple[Any, int, Callable[[dict[Any, Any]], bool], tuple[Any, ...], frozenset[Any]],
+           ...]:
+    """Every count invariant instance: (invariant, i, compiled formula, keys read (as a
+    tuple and as a set))."""
+    out = []
+    for inv in COUNT_INVARIANTS:
+        dom = {"order": range(max_order), "cpu": range(cpus)}.get(inv.domain, range(1))
+        for i in dom:
+            fn, reads = _count_check(inv.name, max_order, i)
+            out.append((inv, i, fn, reads, frozenset(reads)))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
@@ -612,17 +627,25 @@ class ReportedChecker:
         self.config = config
         self._last: _Index | None = None  # the last state seen
         self._checked: _Index | None = None  # the last state whose invariants were evaluated
+        # the pfns whose facts may differ between _checked and _last (None: unknown)
+        self._pending: set[Any] | None = None
 
     def check_state(
         self, state: Mapping[str, Any], allocated: Mapping[int, int]
     ) -> list[Violation]:
         base = self._checked
-        idx, delta = self._index(base, state, allocated)
+        delta: set[Any] | None
+        if self._pending is not None and self._last is not None:
+            idx, delta = self._index(self._last, state, allocated)
+            delta = None if delta is None else self._pending | delta
+        else:
+            idx, delta = self._index(base, state, allocated)
         if base is None or delta is None or base.bad is None or base.nz is None:
             _evaluate_all(self.config, idx)
         elif delta:
             idx.bad, idx.nz = self._reevaluate(base, idx, delta)
         self._checked = self._last = idx
+        self._pending = set()
         return _state_violations(self.config, idx, _state_counts(self.config, state, allocated))
 
     def check_transition(
@@ -635,11 +658,15 @@ class ReportedChecker:
     ) -> list[Violation]:
         pre_alloc = dict(pre_allocated)
         post_alloc = _post_allocated(pre_alloc, request, response)
-        pre = self._index(self._last, pre_state, pre_alloc)[0] if pre_state is not None \
-            else None
+        pre, pre_delta = self._index(self._last, pre_state, pre_alloc) \
+            if pre_state is not None else (None, None)
         post, delta = self._index(pre, post_state, post_alloc) if post_state is not None \
             else (None, None)
         if post is not None:
+            if self._pending is not None and pre_delta is not None and delta is not None:
+                self._pending |= pre_delta | delta
+            else:
+                self._pending = None
             self._last = post
 
         def free_change(block: list[tuple[int, int]], sign: int) -> list[Violation]:
@@ -717,20 +744,31 @@ def _update(
     if base.lists is None or base.out or ("pcp" in state) != base.pcp_present:
         return None
     raw = state.get("free_area", _EMPTY), state.get("pcp", _EMPTY)
-    if base.raw is not None and base.raw == raw and allocated == base.v.alloc:
+    braw, bkeys = base.raw, base.keys
+    if braw is not None and braw == raw and allocated == base.v.alloc:
         return base, set()
     lists: Lists = {}
-    for kind, field, key in (("f", "free_area", "order"), ("p", "pcp", "cpu")):
-        for entry in state.get(field, []):
-            a, name = entry.get(key), entry.get("migratetype")
-            if not (isinstance(a, int) and isinstance(name, str) and name in _MT):
-                return None
-            k = (kind, a, _MT[name])
+    keys: tuple[list[Any], list[Any]] = ([], [])
+    suspects = []
+    for fi, kind, key in ((0, "f", "order"), (1, "p", "cpu")):
+        was = braw[fi] if braw is not None and bkeys is not None else _EMPTY
+        for i, entry in enumerate(raw[fi]):
+            if i < len(was) and entry == was[i]:  # as in base, so well-formed
+                assert bkeys is not None
+                k = bkeys[fi][i]
+            else:
+                a, name = entry.get(key), entry.get("migratetype")
+                if not (isinstance(a, int) and isinstance(name, str) and name in _MT):
+                    return None
+                k = (kind, a, _MT[name])
+                suspects.append(k)
             if k in lists:
                 return None
             lists[k] = entry.get("pfns", _EMPTY)
+            keys[fi].append(k)
     old = base.lists
-    changed = [k for k in lists.keys() | old.keys() if lists.get(k, _EMPTY) != old.get(k, _EMPTY)]
+    changed = [k for k in suspects if lists[k] != old.get(k, _EMPTY)]
+    changed += [k for k in old.keys() - lists.keys() if old[k]]
     same_alloc = allocated == base.v.alloc
     if not changed and same_alloc:
         return base, set()
@@ -759,7 +797,7 @@ def _update(
     moved = set(changed)
     copies = {k: old[k] if k in old and k not in moved else list(pfns)
               for k, pfns in lists.items()}
-    return _Index(v, [], copies, base.pcp_present, raw=_raw(state)), delta
+    return _Index(v, [], copies, base.pcp_present, raw=_raw(state), keys=keys), delta
 
 
 def _raw(state: Mapping[str, Any]) -> tuple[Any, ...]:
