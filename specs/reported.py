@@ -794,9 +794,12 @@ def _update(
             if p in A and (p in F or p in P):
                 return None
     v.free, v.pcp, v.alloc = F, P, A
-    moved = set(changed)
-    copies = {k: old[k] if k in old and k not in moved else list(pfns)
-              for k, pfns in lists.items()}
+    copies = dict(old)  # the unchanged lists are equal to base's copies
+    for k in changed:
+        if k in lists:
+            copies[k] = list(lists[k])
+        else:
+            del copies[k]
     return _Index(v, [], copies, base.pcp_present, raw=_raw(state), keys=keys), delta
 
 
