@@ -8,6 +8,7 @@ degrades to the black-box checks and ``SPECS_AVAILABLE`` says so (reports mentio
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -44,11 +45,15 @@ def _raise_first(violations: list[Any]) -> None:
         raise ConformanceViolation(str(v.invariant), str(v.message), details)
 
 
-@lru_cache(maxsize=8)
 def _checker(config: ZoneConfig) -> Any:
-    """specs' incremental checker for ``config``: it diffs each reported state against the
-    last one it saw (by content, so sharing it between engines only costs speed) and gives
-    the same verdicts as the full check."""
+    """specs' incremental checker for ``config`` (one per thread): it diffs each reported
+    state against the last one it saw, by content, so sharing it between engines only costs
+    speed; its verdicts are those of the full check."""
+    return _checker_for(config, threading.get_ident())
+
+
+@lru_cache(maxsize=8)
+def _checker_for(config: ZoneConfig, thread: int) -> Any:
     return _ReportedChecker(config) if _ReportedChecker is not None else None
 
 
