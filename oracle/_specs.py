@@ -31,7 +31,7 @@ def _load(module: str, name: str) -> Any:
 
 _check_state = _load("rmqueue.specs.reported", "check_state")
 _check_transition = _load("rmqueue.specs.reported", "check_transition")
-_ReportedChecker = _load("rmqueue.specs.reported", "ReportedChecker")
+_ReportedChecker = _load("rmqueue.specs.reported_incremental", "ReportedChecker")
 _StepChecker = _load("rmqueue.specs.check", "StepChecker")
 SPECS_AVAILABLE = _check_state is not None and _check_transition is not None
 

@@ -17,12 +17,12 @@ from rmqueue.model.snapshot import state_json
 from rmqueue.specs.check import coverage_mismatch
 from rmqueue.specs.invariants import PAGE_INVARIANTS
 from rmqueue.specs.reported import (
-    ReportedChecker,
     _page_checks,
     build_view,
     check_state,
     check_transition,
 )
+from rmqueue.specs.reported_incremental import ReportedChecker
 
 TINY = ZoneConfig.from_json({"zone": {"name": "Normal", "start_pfn": 0, "pages": 128},
                              "max_order": 6, "pageblock_order": 4, "cpus": 2,
