@@ -188,7 +188,8 @@ def head_order(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any) -> Any:
 
 def block_aligned(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any) -> Any:
     """Every free or allocated block of order k starts at a multiple of 2^k, has k below
-    max_order, and lies inside the zone; every pcp page lies inside the zone."""
+    max_order, and lies inside the zone; every pcp page lies inside the zone.  The head itself
+    is required inside the zone too, so ``p + 2^k`` cannot wrap on bit-vectors."""
     mo = ops.val(S.max_order)
     fo = S.free_order(p)
     ao = S.alloc_order(p)
@@ -196,13 +197,13 @@ def block_aligned(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any) -> Any:
         implies(
             ops,
             S.on_free(p),
-            ops.and_(ops.ult(fo, mo), is_aligned(ops, p, fo),
+            ops.and_(ops.ult(fo, mo), is_aligned(ops, p, fo), in_zone(ops, S, p),
                      block_inside(ops, p, fo, S.start, S.end)),
         ),
         implies(
             ops,
             S.allocated(p),
-            ops.and_(ops.ult(ao, mo), is_aligned(ops, p, ao),
+            ops.and_(ops.ult(ao, mo), is_aligned(ops, p, ao), in_zone(ops, S, p),
                      block_inside(ops, p, ao, S.start, S.end)),
         ),
         implies(ops, S.on_pcp(p), in_zone(ops, S, p)),
