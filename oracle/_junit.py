@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from junit_xml import TestCase, TestSuite, to_xml_report_string  # type: ignore[import-untyped]
+from junit_xml import TestCase, TestSuite, to_xml_report_string  # type: ignore[import-untyped, unused-ignore]
 
 from rmqueue.model.errors import ConfigError
 

@@ -118,7 +118,7 @@ def fuzz(
     start = time.monotonic()
     error: Finding | ImplementationError | None = None
     try:
-        run_state_machine_as_test(machine, settings=run_settings)  # type: ignore[no-untyped-call]
+        run_state_machine_as_test(machine, settings=run_settings)  # type: ignore[no-untyped-call, unused-ignore]
     except ImplementationAbort as abort:
         error = abort.error
     except ShrinkBudgetSpent:

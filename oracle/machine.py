@@ -280,5 +280,5 @@ def make_machine(
     cls = type("OracleMachine_" + hashlib.sha1(digest).hexdigest()[:8], (OracleMachine,),
                {"options": opts, "__module__": __name__})
     # Hypothesis keys the example database on this: one key per implementation and zone.
-    cls._hypothesis_internal_add_digest = digest  # type: ignore[attr-defined]
+    cls._hypothesis_internal_add_digest = digest  # type: ignore[attr-defined, unused-ignore]
     return cls
