@@ -75,6 +75,13 @@ def coverage_mismatch(events: list[tuple[int, int]]) -> int | None:
     get = acc.get
     for x, w in events:
         acc[x] = get(x, 0) + w
+    return first_uncovered(acc)
+
+
+def first_uncovered(acc: dict[int, int]) -> int | None:
+    """The least pfn whose summed event weight in ``acc`` is not 0, or None: the last step of
+    :func:`coverage_mismatch`, also run on ``Scan.cov`` (the same sums, built by :func:`scan`
+    without the event list; tests/specs/test_scan_fast.py checks they agree)."""
     bad = [x for x, v in acc.items() if v]
     return min(bad) if bad else None
 
@@ -82,20 +89,49 @@ def coverage_mismatch(events: list[tuple[int, int]]) -> int | None:
 class Scan:
     """What one record touches: list deltas, nets per (pfn, list), events, orders, cpus."""
 
-    __slots__ = ("D", "net", "events", "orders", "cpus", "pfns", "free_added", "pcp_added",
-                 "added")
+    __slots__ = ("D", "net", "cov", "rec", "orders", "cpus", "pfns", "free_added",
+                 "pcp_added", "added")
 
     def __init__(self) -> None:
         self.D: defaultdict[CountKey, Any] = defaultdict(int)
         self.net: defaultdict[tuple[int, int, int, int], int] = defaultdict(int)
-        # filled by scan() with defaultdicts
-        self.events: list[tuple[int, int]] = []
+        # coverage sums per pfn of the record's boundary events (see ``events``)
+        self.cov: dict[int, int] = {}
+        self.rec: Transition | None = None
         self.orders: set[int] = set()
         self.cpus: set[int] = set()
         self.pfns: set[int] = set()
         self.free_added: set[int] = set()
         self.pcp_added: set[int] = set()
         self.added: set[int] = set()
+
+    @property
+    def events(self) -> list[tuple[int, int]]:
+        """The record's boundary events (pfn, weight): each removed block [s, e) gives
+        (s, -1), (e, +1) and each added block (s, +1), (e, -1), in record order (free_del,
+        free_add, pcp_del, pcp_add, then the op's own block).  ``cov`` holds their sums per
+        pfn; the list is rebuilt from the record only where it is needed (failure details,
+        the z3 backend)."""
+        rec = self.rec
+        ev: list[tuple[int, int]] = []
+        if rec is None:
+            return ev
+        app = ev.append
+        for sign, fops in ((-1, rec.free_del), (1, rec.free_add)):
+            for pfn, o, _mt in fops:
+                app((pfn, sign))
+                app((pfn + (1 << o), -sign))
+        for sign, pops in ((-1, rec.pcp_del), (1, rec.pcp_add)):
+            for _cpu, _idx, pfn in pops:
+                app((pfn, sign))
+                app((pfn + 1, -sign))
+        if rec.pfn is not None:
+            sign = 1 if rec.op == "alloc" else -1 if rec.op == "free" else 0
+            if sign:
+                size = 1 << rec.order
+                app((rec.pfn, sign))
+                app((rec.pfn + size, -sign))
+        return ev
 
     def sites(self, pfn: int) -> frozenset[str]:
         """The kinds of site ``pfn`` is in this record (see ``Invariant.step_sites``)."""
@@ -116,19 +152,30 @@ SITE_SETS = tuple(
 def scan(rec: Transition) -> Scan:
     """Collect the record's deltas (the list side of every count), in O(len(record))."""
     sc = Scan()
-    D: defaultdict[CountKey, int] = defaultdict(int)
-    net: defaultdict[tuple[int, int, int, int], int] = defaultdict(int)
-    sc.D, sc.net = D, net
-    ev = sc.events
+    sc.rec = rec
+    D = sc.D
+    net = sc.net
+    cov = sc.cov
+    get = cov.get
     pfns = sc.pfns
-    if rec.free_del or rec.free_add:
+    padd = pfns.add
+    free_del, free_add = rec.free_del, rec.free_add
+    if free_del or free_add:
         fl: defaultdict[tuple[int, int], int] = defaultdict(int)
-        for sign, ops in ((-1, rec.free_del), (1, rec.free_add)):
-            for pfn, o, mt in ops:
-                net[pfn, 0, o, mt] += sign
-                fl[o, mt] += sign
-                ev.append((pfn, sign))
-                ev.append((pfn + (1 << o), -sign))
+        for pfn, o, mt in free_del:
+            net[pfn, 0, o, mt] -= 1
+            fl[o, mt] -= 1
+            cov[pfn] = get(pfn, 0) - 1
+            e = pfn + (1 << o)
+            cov[e] = get(e, 0) + 1
+            padd(pfn)
+        for pfn, o, mt in free_add:
+            net[pfn, 0, o, mt] += 1
+            fl[o, mt] += 1
+            cov[pfn] = get(pfn, 0) + 1
+            e = pfn + (1 << o)
+            cov[e] = get(e, 0) - 1
+            padd(pfn)
         orders = sc.orders
         for (o, mt), n in fl.items():
             D["fl", o, mt] = n
@@ -136,33 +183,41 @@ def scan(rec: Transition) -> Scan:
             orders.add(o)
     pp = 0
     cpus = sc.cpus
-    if rec.pcp_del or rec.pcp_add:
+    pcp_del, pcp_add = rec.pcp_del, rec.pcp_add
+    if pcp_del or pcp_add:
         pl: defaultdict[tuple[int, int], int] = defaultdict(int)
-        for sign, pops in ((-1, rec.pcp_del), (1, rec.pcp_add)):
-            for cpu, idx, pfn in pops:
-                net[pfn, 1, cpu, idx] += sign
-                pl[cpu, idx] += sign
-                ev.append((pfn, sign))
-                ev.append((pfn + 1, -sign))
+        for cpu, idx, pfn in pcp_del:
+            net[pfn, 1, cpu, idx] -= 1
+            pl[cpu, idx] -= 1
+            cov[pfn] = get(pfn, 0) - 1
+            cov[pfn + 1] = get(pfn + 1, 0) + 1
+            padd(pfn)
+        for cpu, idx, pfn in pcp_add:
+            net[pfn, 1, cpu, idx] += 1
+            pl[cpu, idx] += 1
+            cov[pfn] = get(pfn, 0) + 1
+            cov[pfn + 1] = get(pfn + 1, 0) - 1
+            padd(pfn)
         for (cpu, idx), n in pl.items():
             D["pl", cpu, idx] = n
             pp += n
             cpus.add(cpu)
-    pfns.update(k[0] for k in net)
     D["pp"] = pp
-    sc.free_added = {x[0] for x in rec.free_add}
-    sc.pcp_added = {x[2] for x in rec.pcp_add}
-    sc.added = sc.free_added | sc.pcp_added
-    if rec.pfn is not None and rec.op == "alloc":
-        sc.added.add(rec.pfn)
+    free_added = sc.free_added = {x[0] for x in free_add}
+    pcp_added = sc.pcp_added = {x[2] for x in pcp_add}
+    added = sc.added = free_added | pcp_added
     if rec.pfn is not None:
-        size = 1 << rec.order
-        sign = 1 if rec.op == "alloc" else -1 if rec.op == "free" else 0
+        op = rec.op
+        if op == "alloc":
+            added.add(rec.pfn)
+        sign = 1 if op == "alloc" else -1 if op == "free" else 0
         if sign:
+            size = 1 << rec.order
             D["ap"] = sign * size
-            ev.append((rec.pfn, sign))
-            ev.append((rec.pfn + size, -sign))
-            pfns.add(rec.pfn)
+            p = rec.pfn
+            cov[p] = get(p, 0) + sign
+            cov[p + size] = get(p + size, 0) - sign
+            padd(p)
     cpus.add(rec.cpu)
     return sc
 
@@ -361,7 +416,7 @@ class StepChecker:
                            {"pfns": [pfn], "lists": [lst], "net": net,
                             "page": describe_page(z, pfn)})
         self._op_predicate(rec, step)
-        bad = coverage_mismatch(sc.events)
+        bad = first_uncovered(sc.cov)
         if bad is not None:
             self._fail("pages_conserved", step,
                        f"the pages the step removed and added differ at pfn {bad} (a page "
@@ -566,4 +621,5 @@ def _nonempty(z: Any, rec: Transition) -> list[dict[str, int]]:
     return out
 
 
-__all__ = ["InvariantViolation", "StepChecker", "coverage_mismatch", "kernel_ref", "scan"]
+__all__ = ["InvariantViolation", "StepChecker", "coverage_mismatch", "first_uncovered",
+           "kernel_ref", "scan"]
