@@ -374,10 +374,13 @@ class StepChecker:
         D = sc.D
         s0 = z.zone_start_pfn
         se = s0 + z.spanned_pages
-        for pfn in sc.pfns:
-            if not s0 <= pfn < se:
-                self._fail("block_aligned", step, f"the record names pfn {pfn}, outside the "
-                           f"zone's pfns {s0}..{se - 1}", {"pfns": [pfn]})
+        pfns = sc.pfns
+        # the loop (which names the first pfn out of range) runs only when one is
+        if pfns and (min(pfns) < s0 or max(pfns) >= se):
+            for pfn in pfns:
+                if not s0 <= pfn < se:
+                    self._fail("block_aligned", step, f"the record names pfn {pfn}, outside "
+                               f"the zone's pfns {s0}..{se - 1}", {"pfns": [pfn]})
         # stored side of the counts: post minus shadow, where the record touches
         nf, pc, vm = self._nf, self._pc, self._vm
         for o in sc.orders:
@@ -423,9 +426,15 @@ class StepChecker:
                        "lost or doubled)", {"pfns": [bad], "events": sorted(sc.events)})
         mask_fns = self._mask_fns
         added, free_added, pcp_added = sc.added, sc.free_added, sc.pcp_added
+        untouched = mask_fns[0]
         for pfn in sc.pfns:
-            fn_all, members = mask_fns[(pfn in added) | ((pfn in free_added) << 1)
-                                       | ((pfn in pcp_added) << 2)]
+            # free_added and pcp_added are subsets of added (scan), so a pfn not in added
+            # has mask 0
+            if pfn in added:
+                fn_all, members = mask_fns[1 | ((pfn in free_added) << 1)
+                                           | ((pfn in pcp_added) << 2)]
+            else:
+                fn_all, members = untouched
             if not fn_all(pfn):
                 for inv, fn in members:
                     if not fn(pfn):

@@ -120,6 +120,11 @@ def test_scan_matches_reference_and_coverage() -> None:
         assert list(sc.net.items()) == ref["net"]
         assert list(sc.pfns) == ref["pfns"] or set(sc.pfns) == set(ref["pfns"])
         assert (sc.orders, sc.cpus, sc.added) == (ref["orders"], ref["cpus"], ref["added"])
+        # _check_fast gives a pfn outside sc.added site mask 0 without the other lookups
+        assert sc.free_added <= sc.added and sc.pcp_added <= sc.added
+        for pfn in sc.pfns:
+            if pfn not in sc.added:
+                assert sc.site_mask(pfn) == 0
         acc: defaultdict[int, int] = defaultdict(int)
         for x, w in ref["events"]:
             acc[x] += w
