@@ -25,7 +25,6 @@ returns False is re-run through the general path, which names the failure.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from rmqueue.model.vmstat import PGALLOC
 from . import transitions as T
 from ._codegen import PY_OPS, PyPageView, PyTerm
 from ._concrete import CountKey, PyCounts
+from ._fold import fold
 
 if TYPE_CHECKING:
     from .check import StepChecker
@@ -126,46 +126,6 @@ class _OnePage(PyPageView):
         if p.s != "pfn":
             raise ValueError(f"a shape check reads only its own pfn (got {p.s})")
         return "I"
-
-
-_FOLDABLE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp)
-
-
-class _Fold(ast.NodeTransformer):
-    """Constant folding of a traced expression (subtrees without names are evaluated;
-    ``and``/``or``/``if`` with constant operands are reduced)."""
-
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        node = super().generic_visit(node)
-        if isinstance(node, _FOLDABLE) and all(
-            isinstance(c, ast.Constant) for c in ast.iter_child_nodes(node)
-            if isinstance(c, ast.expr)
-        ):
-            value = eval(compile(ast.Expression(node), "<fold>", "eval"))  # noqa: S307
-            return ast.copy_location(ast.Constant(value), node)
-        if isinstance(node, ast.BoolOp):
-            stop = isinstance(node.op, ast.Or)
-            vals = []
-            for v in node.values:
-                if isinstance(v, ast.Constant):
-                    if bool(v.value) == stop:
-                        return ast.copy_location(ast.Constant(stop), node)
-                    continue
-                vals.append(v)
-            if not vals:
-                return ast.copy_location(ast.Constant(not stop), node)
-            if len(vals) == 1:
-                return vals[0]
-            node.values = vals
-        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Constant):
-            return node.body if node.test.value else node.orelse
-        return node
-
-
-def fold(src: str) -> str:
-    """``src`` (a Python expression) with its constant parts evaluated."""
-    tree = _Fold().visit(ast.parse(src, mode="eval"))
-    return ast.unparse(ast.fix_missing_locations(tree))
 
 
 def compile_shape(chk: StepChecker, shape: Shape) -> Callable[[int], bool]:
