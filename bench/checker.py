@@ -53,9 +53,10 @@ def record_workload(config: ZoneConfig, n: int, seed: int) -> list[Op]:
     return ops
 
 
-def replay(config: ZoneConfig, ops: list[Op], backend: str | None) -> float:
+def replay(config: ZoneConfig, ops: list[Op], backend: str | None,
+           native: bool | None = None) -> float:
     a = Allocator(config)
-    chk = StepChecker(a, backend=backend) if backend else None
+    chk = StepChecker(a, backend=backend, native=native) if backend else None
     alloc, free, drain = a.alloc, a.free, a.drain
     t0 = time.perf_counter()
     if chk is None:
@@ -84,18 +85,32 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=20000)
     ap.add_argument("--sizes", default="65536,4194304")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="interleaved unchecked/checked rounds; the best of each is kept")
+    ap.add_argument("--python", action="store_true",
+                    help="the fast evaluator in Python only (no C record checks)")
     args = ap.parse_args()
+    native = False if args.python else None
     out: dict[str, Any] = {"unchecked_ops_per_s": {}, "fast_checked_ops_per_s": {},
                            "z3_checked_ops_per_s": {}, "ops": args.ops}
+    probe = StepChecker(Allocator(ZoneConfig.kernel_default(1 << 12)), native=native)
+    out["fast_evaluator"] = "c" if probe.native else "python"
+    out["fast_ratio"] = {}
     for size in (int(s) for s in args.sizes.split(",")):
         # the same pcp sizing at every zone size, so only the size differs
         cfg = ZoneConfig.kernel_default(size, pcp={"high": 186, "batch": 31})
         ops = record_workload(cfg, args.ops, args.seed)
         key = str(size)
-        # best of two for the cheap runs, to damp noise from other processes
-        out["unchecked_ops_per_s"][key] = round(max(replay(cfg, ops, None) for _ in range(2)))
-        out["fast_checked_ops_per_s"][key] = round(max(replay(cfg, ops, "fast")
-                                                       for _ in range(2)))
+        # unchecked and fast-checked runs interleaved, best of each: the machine is shared,
+        # and a ratio is only meaningful between runs that saw the same load
+        plain: list[float] = []
+        fast: list[float] = []
+        for _ in range(args.rounds):
+            plain.append(replay(cfg, ops, None))
+            fast.append(replay(cfg, ops, "fast", native))
+        out["unchecked_ops_per_s"][key] = round(max(plain))
+        out["fast_checked_ops_per_s"][key] = round(max(fast))
+        out["fast_ratio"][key] = round(max(fast) / max(plain), 3)
         out["z3_checked_ops_per_s"][key] = round(replay(cfg, ops, "z3"))
     print(json.dumps(out))
 

@@ -36,6 +36,7 @@ from rmqueue.model.types import MIGRATE_PCPTYPES
 from rmqueue.model.vmstat import PGALLOC, VmItem
 
 from . import transitions as T
+from ._cbuild import load as load_native
 from ._codegen import compile_page_formula
 from ._concrete import (
     CountKey,
@@ -44,6 +45,14 @@ from ._concrete import (
     describe_page,
     full_counts,
     page_env,
+)
+from ._records import (
+    compile_record,
+    drain_check,
+    failure_check,
+    group_members,
+    site_invariants,
+    vm_items,
 )
 from ._shapes import Shape, compile_shape, shape_of
 from ._smtcheck import SmtBatch
@@ -228,7 +237,8 @@ class StepChecker:
     ``check(rec)`` must be called once per operation, right after it, in order.
     """
 
-    def __init__(self, allocator: Allocator, *, backend: str = "fast", batch: int = 512):
+    def __init__(self, allocator: Allocator, *, backend: str = "fast", batch: int = 512,
+                 native: bool | None = None):
         if backend not in ("fast", "z3"):
             raise ValueError(f"backend must be 'fast' or 'z3' (got {backend!r})")
         self.allocator = allocator
@@ -249,21 +259,11 @@ class StepChecker:
         self._alloc_ok = compile_page_formula(T.alloc_result_valid, mo, env, params=("p", "k"))
         self._free_ok = compile_page_formula(T.free_result_valid, mo, env, params=("p", "k"))
         self._count_fns: dict[tuple[str, int], tuple[Callable[..., bool], tuple[Any, ...]]] = {}
-        self._groups: dict[str, tuple[Invariant, ...]] = {
-            dom: tuple(i for i in COUNT_INVARIANTS if i.domain == dom and i.linear)
-            for dom in ("order", "cpu", "zone")
-        }
-        self._post_counts = tuple(i for i in COUNT_INVARIANTS if not i.linear)
         self._group_fns: dict[tuple[str, int], tuple[Callable[..., bool], tuple[Any, ...]]] = {}
         self._const = constants(zone)
         # the vmstat items some count invariant reads (the frame: the others are not checked
         # per step; full_check compares them all)
-        self._vm_items = sorted({
-            k[1] for inv in COUNT_INVARIANTS
-            for i in range(zone.max_order if inv.domain == "order" else 1)
-            for k in compile_count_formula(inv.formula, zone.max_order, i)[1]
-            if isinstance(k, tuple) and k[0] == "c"
-        })
+        self._vm_items = list(vm_items(zone.max_order))
         self._post: defaultdict[CountKey, Any] = defaultdict(int, self._const)
         self._smt = SmtBatch(zone, batch) if backend == "z3" else None
         self._nf: list[int] = []
@@ -273,6 +273,24 @@ class StepChecker:
         # pcp-hit steps: per-shape checks partially evaluated from the same formulas
         self._shape_fns: dict[Shape, Callable[[int], bool]] = {}
         self._ncpu = len(zone.pageset)
+        # every other step (fast backend): whole-record checks generated per op, in C where
+        # a compiler is at hand (native=None: if it builds; True: required; False: Python)
+        self._record_fns: dict[str, Callable[[Transition], bool]] = {}
+        self._native: Any = None
+        self._native_state: Any = None
+        lists = _ZoneLists(zone)
+        # the op predicates that read list emptiness (alloc_failure_justified,
+        # drain_empties_pcp), shared by the generated checks
+        self._pred_fail = failure_check(lists)
+        self._pred_drain = drain_check(zone, lists)
+        if self._smt is None:
+            if native is not False:
+                self._native, self._native_state = self._load_native(native is True)
+            if self._native is None:
+                self._record_fns = {op: self.record_fn(op) for op in ("alloc", "free", "drain")}
+        # records the generated check handed to the general path (it does not net repeated
+        # entries itself) that then passed
+        self.record_fallbacks = 0
 
     # names the shape checks of rmqueue.specs._shapes bind
     @property
@@ -306,7 +324,7 @@ class StepChecker:
 
     def site_invariants(self, sites: frozenset[str]) -> tuple[Invariant, ...]:
         """The per-step page invariants instantiated at a pfn of these site kinds."""
-        return tuple(inv for inv, _ in self._step_page if inv.step_sites in sites)
+        return site_invariants(sites)
 
     def site_fn(self, sites: frozenset[str]) -> tuple[Callable[..., bool], list[Any]]:
         """The compiled conjunction of the page invariants for these site kinds."""
@@ -323,13 +341,13 @@ class StepChecker:
         key = (dom, i)
         got = self._group_fns.get(key)
         if got is None:
-            invs = self._post_counts if dom == "post" else self._groups[dom]
+            invs = group_members(dom)
             got = self._group_fns[key] = compile_count_formula(
                 conjunction(invs), self.zone.max_order, i)
         return got
 
     def group_members(self, dom: str) -> tuple[Invariant, ...]:
-        return self._post_counts if dom == "post" else self._groups[dom]
+        return group_members(dom)
 
     def _count_fn(self, inv: Invariant, i: int) -> tuple[Callable[..., bool], tuple[Any, ...]]:
         key = (inv.name, i)
@@ -341,9 +359,44 @@ class StepChecker:
 
     # -- the step check -------------------------------------------------------------------
 
+    @property
+    def native(self) -> bool:
+        """Whether the fast backend runs the C record checks (:mod:`._crecords`)."""
+        return self._native is not None
+
+    def _load_native(self, required: bool) -> tuple[Any, Any]:
+        mod = load_native(self.zone.max_order)
+        if mod is None:
+            if required:
+                raise RuntimeError("the C record checks could not be built (no C compiler, "
+                                   "or RMQUEUE_NO_C is set)")
+            return None, None
+        z = self.zone
+        state = mod.make(z.list_of, z.buddy_order, z.alloc_order, z.cached_mt,
+                         z.zone_start_pfn, z.zone_start_pfn + z.spanned_pages,
+                         z.nr_free_lists, len(z.pageset), self._const["zp"],
+                         self._const["abi"], z.free_area, z.pageset, z.vm_stat, self._nf,
+                         self._pc, self._vm, z)
+        return mod.check, state
+
     def check(self, rec: Transition) -> None:
         """Check one transition; raise :class:`InvariantViolation` naming the first failure
         (with the z3 backend, possibly at a later ``check``/``flush`` of its batch)."""
+        native = self._native
+        if native is not None:
+            # the op predicates that read list emptiness run here, the rest in C
+            if rec.op == "drain":
+                pred = self._pred_drain(rec)
+            elif rec.pfn is None:
+                pred = self._pred_fail(rec)
+            else:
+                pred = True
+            if native(self._native_state, rec, pred):
+                self.steps += 1
+                return
+            self._check_general(rec)
+            self.record_fallbacks += 1
+            return
         got = shape_of(rec, self._ncpu)
         if got is not None:
             shape, pfn = got
@@ -364,7 +417,21 @@ class StepChecker:
                 raise InternalError(f"the shape check of {shape} failed at step "
                                     f"{self.steps - 1} but the general check passed")
             return
+        rfn = self._record_fns.get(rec.op)
+        if rfn is not None and rfn(rec):
+            self.steps += 1
+            return
+        # a record the generated check does not net itself, or a failure to name
         self._check_general(rec)
+        if rfn is not None:
+            self.record_fallbacks += 1
+
+    def record_fn(self, op: str) -> Callable[[Transition], bool]:
+        """The generated whole-record check of ``op`` records (:mod:`._records`)."""
+        env = dict(self._env)
+        env.update(SNF=self._nf, SPC=self._pc, SV=self._vm, ZP=self._const["zp"],
+                   ABI=self._const["abi"], FAIL=self._pred_fail, DRAIN=self._pred_drain)
+        return compile_record(self.zone, op, env)
 
     def _check_general(self, rec: Transition) -> None:
         z = self.zone

@@ -52,3 +52,15 @@ def workload(
         if chk is not None:
             chk.check(rec)
     return live
+
+
+# the step checker's evaluators: "fast" (C record checks where a compiler exists),
+# "fast-python" (the same instances in generated Python), "z3" (the solver)
+BACKENDS = ["fast", "fast-python", "z3"]
+
+
+def make_checker(a: Allocator, backend: str, **kw: int) -> StepChecker:
+    """A step checker on ``a`` with one of :data:`BACKENDS`."""
+    if backend == "fast-python":
+        return StepChecker(a, backend="fast", native=False, **kw)
+    return StepChecker(a, backend=backend, **kw)

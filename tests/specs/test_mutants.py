@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from specs_helpers import SMALL, workload
+from specs_helpers import BACKENDS, SMALL, make_checker, workload
 
 from rmqueue.model import Allocator, ZoneConfig
 from rmqueue.specs import InvariantViolation
-from rmqueue.specs.check import StepChecker
 
 
 @contextmanager
@@ -87,7 +86,7 @@ MUTANTS = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["fast", "z3"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mid,module,func,old,new,names", MUTANTS, ids=[m[0] for m in MUTANTS])
 def test_step_checker_stops_mutant(
     mid: str, module: str, func: str, old: str, new: str, names: set[str], backend: str
@@ -95,7 +94,7 @@ def test_step_checker_stops_mutant(
     with mutant(module, func, old, new):
         a = Allocator(SMALL)
         # batch 1: a broken model may crash on its own before a bigger batch is flushed
-        chk = StepChecker(a, backend=backend, batch=1)
+        chk = make_checker(a, backend, batch=1)
         with pytest.raises(InvariantViolation) as exc:
             workload(a, chk, 1000, 3, pressure=True)
             chk.flush()
@@ -106,11 +105,11 @@ def test_step_checker_stops_mutant(
 
 def test_correct_model_passes_both_backends() -> None:
     """No false alarm: the unmutated model over the same runs."""
-    for backend in ("fast", "z3"):
+    for backend in BACKENDS:
         for cfg in (SMALL, ZoneConfig.kernel_default(3000, zone={"pages": 3000,
                                                                 "start_pfn": 40})):
             a = Allocator(cfg)
-            chk = StepChecker(a, backend=backend, batch=64)
+            chk = make_checker(a, backend, batch=64)
             workload(a, chk, 1000, 3, pressure=True)
             chk.flush()
             chk.full_check()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from specs_helpers import BACKENDS, make_checker
 
 from rmqueue.model import Allocator
 from rmqueue.model.types import MIGRATE_TYPES, MIGRATE_UNMOVABLE
@@ -164,7 +165,7 @@ def test_full_check_names_the_planted_invariant(
     assert name in str(exc.value)
 
 
-@pytest.mark.parametrize("backend", ["fast", "z3"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(
     "name",
     ["block_aligned", "buddy_flag_on_free_heads", "buddies_merged",
@@ -175,7 +176,7 @@ def test_step_check_names_a_planted_page_invariant(
 ) -> None:
     """A page corruption at a pfn the next record names is caught by that step."""
     a, _, _ = busy
-    chk = StepChecker(a, backend=backend)
+    chk = make_checker(a, backend)
     want = PLANTS[name](a.zone)
     pfn = want["pfns"]
     # any step; the corrupt pfn is then named by it (an add and a del that cancel out)
@@ -193,7 +194,7 @@ def test_step_check_names_a_planted_page_invariant(
     assert pfn in exc.value.details["pfns"]
 
 
-@pytest.mark.parametrize("backend", ["fast", "z3"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(
     ("name", "plant"),
     [
@@ -214,7 +215,7 @@ def test_step_check_names_a_planted_count(
 ) -> None:
     """A counter off after a step (the step's own record says otherwise) fails that step."""
     a, _, _ = busy
-    chk = StepChecker(a, backend=backend)
+    chk = make_checker(a, backend)
     rec = a.free(0, *a.allocated_blocks()[0][:1], a.allocated_blocks()[0][1])
     rec.free_add.append((0, 0, 0))  # touch order 0 so its nr_free instance is checked
     rec.free_del.append((0, 0, 0))

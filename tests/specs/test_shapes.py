@@ -13,7 +13,7 @@ import random
 from typing import Any
 
 import pytest
-from specs_helpers import SMALL
+from specs_helpers import BACKENDS, SMALL, make_checker
 from test_crosscheck import IntEvents
 
 from rmqueue.model import Allocator
@@ -98,7 +98,7 @@ def _general_ok(chk: StepChecker, rec: Any) -> bool:
 def _run(seed: int, n: int, backend: str) -> tuple[int, int]:
     rnd = random.Random(seed)
     a = Allocator(SMALL)
-    chk = StepChecker(a, backend=backend, batch=1)
+    chk = make_checker(a, backend, batch=1)
     fast = StepChecker(a) if backend == "z3" else chk
     live: list[tuple[int, int]] = []
     gfps = (["GFP_KERNEL"], ["GFP_HIGHUSER_MOVABLE"], ["GFP_TEMPORARY"])
@@ -161,9 +161,9 @@ def test_solver_shape_macro_matches_general_path(seed: int) -> None:
 
 
 def test_shape_failure_names_the_invariant() -> None:
-    for backend in ("fast", "z3"):
+    for backend in BACKENDS:
         a = Allocator(SMALL)
-        chk = StepChecker(a, backend=backend, batch=1)
+        chk = make_checker(a, backend, batch=1)
         chk.check(a.alloc(0, 0, ["GFP_KERNEL"]))  # a refill; the next alloc is a pcp hit
         rec = a.alloc(0, 0, ["GFP_KERNEL"])
         assert shape_of(rec, len(a.zone.pageset)) is not None
