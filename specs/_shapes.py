@@ -84,7 +84,7 @@ def shape_conjuncts(
         out.append(("alloc_result_valid", T.alloc_result_valid(ops, S, p, ops.val(0))))
     else:
         out.append(("free_result_valid", T.free_result_valid(ops, S, p, ops.val(0))))
-    from .check import SITE_SETS
+    from ._scan import SITE_SETS
 
     for inv in chk.site_invariants(SITE_SETS[SITE_MASK[op]]):
         out.append((inv.name, inv.formula(ops, S, p)))
