@@ -25,6 +25,7 @@ from ._codegen import PY_OPS, PyTerm
 from ._fold import fold
 from ._records import (
     IN_ZONE,
+    _delta_names,
     _EntryPage,
     _group,
     _ldc,
@@ -32,6 +33,7 @@ from ._records import (
     _OnPcpList,
     _own_reads,
     _page,
+    _post_names,
     vm_items,
 )
 
@@ -42,47 +44,12 @@ def _c(src_used: tuple[str, list[str]], names: dict[str, str] | None = None) -> 
     return py_to_c(src_used[0], names)
 
 
-def _count_c(key: object) -> str | None:
-    """The C names of the count keys (``FLO``: the order's row of free-list deltas,
-    ``PLC``: the CPU's three pcp-list deltas)."""
-    if key == ("nf", "o"):
-        return "dnf"
-    if key == ("pc", "cpu"):
-        return "dpc"
-    if key == "zp":
-        return "ZP"
-    if key == "abi":
-        return "ABI"
-    if key == "fair":
-        return "fair"
-    if key in ("pp", "ap"):
-        return str(key)
-    if isinstance(key, tuple):
-        if key[0] == "fl" and key[1] == "o":
-            return f"FLO[{key[2]}]"
-        if key[0] == "pl" and key[1] == "cpu":
-            return f"PLC[{key[2]}]"
-        if key[0] == "fp":
-            return f"FP[{key[1]}]"
-        if key[0] == "c":
-            return f"d{key[1]}"
-    return None
+def _delta_c(key: object) -> str | None:
+    return _delta_names(key, "c")
 
 
 def _post_c(key: object) -> str | None:
-    from rmqueue.model.vmstat import PGALLOC
-
-    if key == ("c", PGALLOC):
-        return f"v{PGALLOC}"
-    if key in ("zp", "abi", "fair"):
-        return _count_c(key)
-    return None
-
-
-def _delta_c(key: object) -> str | None:
-    if key in ("zp", "abi", "fair"):
-        return None
-    return _count_c(key)
+    return _post_names(key, "c")
 
 
 def c_source(max_order: int) -> str:

@@ -303,7 +303,18 @@ class _NamedCounts(PyCounts):
         return self._g("fair")
 
 
-def _count_name(key: CountKey) -> str | None:
+# how the count keys are spelt in the generated code: the fairness flag, an order's free-list
+# delta of type t, a CPU's pcp-list delta of index t (Python indexes the whole array; C takes
+# the order's or CPU's row first)
+SPELLING = {
+    "py": ("Z.fair_depleted", f"FL[o * {MIGRATE_TYPES} + {{t}}]",
+           f"PL[cpu * {MIGRATE_PCPTYPES} + {{t}}]"),
+    "c": ("fair", "FLO[{t}]", "PLC[{t}]"),
+}
+
+
+def _count_name(key: CountKey, style: str = "py") -> str | None:
+    fair, fl, pl = SPELLING[style]
     if key == ("nf", "o"):
         return "dnf"
     if key == ("pc", "cpu"):
@@ -313,14 +324,14 @@ def _count_name(key: CountKey) -> str | None:
     if key == "abi":
         return "ABI"
     if key == "fair":
-        return "Z.fair_depleted"
+        return fair
     if key in ("pp", "ap"):
         return str(key)
     if isinstance(key, tuple):
         if key[0] == "fl" and key[1] == "o":
-            return f"FL[o * {MIGRATE_TYPES} + {key[2]}]"
+            return fl.format(t=key[2])
         if key[0] == "pl" and key[1] == "cpu":
-            return f"PL[cpu * {MIGRATE_PCPTYPES} + {key[2]}]"
+            return pl.format(t=key[2])
         if key[0] == "fp":
             return f"FP[{key[1]}]"
     return None
@@ -332,21 +343,21 @@ def _group(mo: int, dom: str, index: Any, names: Callable[[CountKey], str | None
                              for i in group_members(dom))).s)
 
 
-def _delta_names(key: CountKey) -> str | None:
+def _delta_names(key: CountKey, style: str = "py") -> str | None:
     """The difference accessor: vmstat counters post minus shadow, constants 0."""
     if isinstance(key, tuple) and key[0] == "c":
         return f"d{key[1]}"
     if key in ("zp", "abi", "fair"):
         return None
-    return _count_name(key)
+    return _count_name(key, style)
 
 
-def _post_names(key: CountKey) -> str | None:
+def _post_names(key: CountKey, style: str = "py") -> str | None:
     """The post accessor of the non-linear group: constants, PGALLOC, the flag."""
     if key == ("c", PGALLOC):
         return f"v{PGALLOC}"
     if key in ("zp", "abi", "fair"):
-        return _count_name(key)
+        return _count_name(key, style)
     return None
 
 
