@@ -14,24 +14,10 @@ from typing import Any
 
 from rmqueue.model.config import ZoneConfig
 
+from ._reported_state import _cover, _evaluate_all, _page_failures, _state_violations
+from ._reported_step import _free_set_change, _free_set_verdict, _post_allocated, _transition
+from ._reported_view import _MT, Lists, ReportedView, _build, _Index, _raw, _state_counts
 from .errors import Violation
-from .reported import (
-    _MT,
-    Lists,
-    ReportedView,
-    _build,
-    _cover,
-    _evaluate_all,
-    _free_set_change,
-    _free_set_verdict,
-    _Index,
-    _page_failures,
-    _post_allocated,
-    _raw,
-    _state_counts,
-    _state_violations,
-    _transition,
-)
 
 __all__ = ["ReportedChecker"]
 

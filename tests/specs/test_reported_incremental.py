@@ -14,14 +14,10 @@ from specs_helpers import SMALL
 from rmqueue.model import Allocator, ZoneConfig
 from rmqueue.model.buddy import INT_OPS
 from rmqueue.model.snapshot import state_json
+from rmqueue.specs._reported_state import _page_checks
 from rmqueue.specs.check import coverage_mismatch
 from rmqueue.specs.invariants import PAGE_INVARIANTS
-from rmqueue.specs.reported import (
-    _page_checks,
-    build_view,
-    check_state,
-    check_transition,
-)
+from rmqueue.specs.reported import build_view, check_state, check_transition
 from rmqueue.specs.reported_incremental import ReportedChecker
 
 TINY = ZoneConfig.from_json({"zone": {"name": "Normal", "start_pfn": 0, "pages": 128},
