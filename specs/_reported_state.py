@@ -12,6 +12,7 @@ from typing import Any
 
 from rmqueue.model.config import ZoneConfig
 from rmqueue.model.types import (
+    MIGRATE_CMA,
     PROC_NAMES,
 )
 from rmqueue.model.vmstat import VmItem
@@ -21,7 +22,14 @@ from ._concrete import compile_count_formula
 from ._reported_view import ReportedView, _Index
 from .check import summary
 from .errors import Violation
-from .invariants import BY_NAME, COUNT_INVARIANTS, PAGE_INVARIANTS, conjunction
+from .invariants import (
+    BY_NAME,
+    COUNT_INVARIANTS,
+    PAGE_INVARIANTS,
+    PAGEBLOCK_INVARIANTS,
+    Invariant,
+    conjunction,
+)
 
 
 def _evaluate_all(config: ZoneConfig, idx: _Index) -> None:
@@ -104,11 +112,26 @@ def _reads(name: str, max_order: int, i: int) -> tuple[Any, ...]:
 
 class _PyReportedView:
     """:class:`ReportedView` as Python source (for :mod:`._codegen`'s ``PY_OPS``), over its
-    dicts bound as ``F`` (free), ``P`` (pcp), ``A`` (allocated); ``Z`` is (0, 0)."""
+    dicts bound as ``F`` (free), ``P`` (pcp), ``A`` (allocated) and its pageblock types
+    ``PB`` (``pageblocks``: False when they are not reported, and ``block_mt`` refused);
+    ``Z`` is (0, 0)."""
 
-    def __init__(self, max_order: int) -> None:
+    def __init__(self, max_order: int, pageblocks: bool) -> None:
         self.start, self.end, self.cpus = PyTerm("S0"), PyTerm("SE"), PyTerm("NCPU")
         self.max_order = max_order
+        self.pageblocks = pageblocks
+
+    def block_mt(self, p: PyTerm) -> PyTerm:
+        if not self.pageblocks:
+            raise ValueError("the reported state has no pageblock types (state-detail)")
+        return PyTerm(f"(PB[({p.s} >> PBO) - PB0] if S0 <= {p.s} < SE else 0)")
+
+    def cached_mt(self, p: PyTerm) -> PyTerm:
+        listed = self.pcp_index(p)
+        if not self.pageblocks:
+            return listed
+        cma = MIGRATE_CMA
+        return PyTerm(f"({cma} if {p.s} in P and {self.block_mt(p).s} == {cma} else {listed.s})")
 
     def buddy(self, p: PyTerm) -> PyTerm:
         return PyTerm(f"({p.s} in F)")
@@ -130,8 +153,6 @@ class _PyReportedView:
     def pcp_index(self, p: PyTerm) -> PyTerm:
         return PyTerm(f"P.get({p.s}, Z)[1]")
 
-    cached_mt = pcp_index
-
     def allocated(self, p: PyTerm) -> PyTerm:
         return PyTerm(f"({p.s} in A)")
 
@@ -142,14 +163,28 @@ class _PyReportedView:
 PageCheck = Callable[..., Any]
 
 
+def judged_page_invariants(pageblocks: bool) -> tuple[Invariant, ...]:
+    """The page invariants a reported state lets us evaluate: all of them when it reports
+    the pageblock types, else all but :data:`PAGEBLOCK_INVARIANTS` (skipped: never judged on
+    made-up types)."""
+    if pageblocks:
+        return PAGE_INVARIANTS
+    return tuple(i for i in PAGE_INVARIANTS if i not in PAGEBLOCK_INVARIANTS)
+
+
 @lru_cache(maxsize=64)
 def _page_checks(
-    max_order: int, start: int, end: int, cpus: int
+    max_order: int, start: int, end: int, cpus: int, pageblock_order: int | None = None
 ) -> tuple[PageCheck, tuple[tuple[str, PageCheck], ...]]:
-    """The page invariants compiled over a reported view: ``failing(heads, F, P, A)`` lists
-    the heads where their conjunction is false, and one ``f(p, F, P, A)`` per invariant."""
-    env = {"S0": start, "SE": end, "NCPU": cpus, "Z": (0, 0)}
-    view, p = _PyReportedView(max_order), PyTerm("p")
+    """The page invariants compiled over a reported view: ``failing(heads, F, P, A, PB)``
+    lists the heads where their conjunction is false, and one ``f(p, F, P, A, PB)`` per
+    invariant.  ``pageblock_order`` None: the state reports no pageblock types (``PB`` is not
+    read and the invariants reading them are left out: :func:`judged_page_invariants`)."""
+    pbo = pageblock_order
+    env = {"S0": start, "SE": end, "NCPU": cpus, "Z": (0, 0), "PBO": pbo or 0,
+           "PB0": start >> (pbo or 0)}
+    view, p = _PyReportedView(max_order, pbo is not None), PyTerm("p")
+    invs = judged_page_invariants(pbo is not None)
 
     def compile_(src: str, label: str) -> PageCheck:
         ns: dict[str, Any] = dict(env)
@@ -157,12 +192,12 @@ def _page_checks(
         fn: PageCheck = ns["_f"]
         return fn
 
-    body = conjunction(PAGE_INVARIANTS)(PY_OPS, view, p).s
-    failing = compile_(f"def _f(heads, F, P, A):\n    return [p for p in heads if not {body}]\n",
-                       "page invariants")
-    each = tuple((inv.name, compile_(f"def _f(p, F, P, A):\n    return "
+    body = conjunction(invs)(PY_OPS, view, p).s
+    failing = compile_(f"def _f(heads, F, P, A, PB):\n    return [p for p in heads if not "
+                       f"{body}]\n", "page invariants")
+    each = tuple((inv.name, compile_(f"def _f(p, F, P, A, PB):\n    return "
                                      f"{inv.formula(PY_OPS, view, p).s}\n", inv.name))
-                 for inv in PAGE_INVARIANTS)
+                 for inv in invs)
     return failing, each
 
 
@@ -170,11 +205,12 @@ def _page_failures(
     config: ZoneConfig, v: ReportedView, heads: Iterable[int]
 ) -> dict[int, tuple[str, ...]]:
     """The page invariants that fail at each of ``heads`` (only heads that fail some)."""
+    PB = v.pb
     failing, each = _page_checks(config.max_order, config.start_pfn, config.end_pfn,
-                                 config.cpus)
+                                 config.cpus, None if PB is None else config.pageblock_order)
     F, P, A = v.free, v.pcp, v.alloc
-    return {p: tuple(name for name, f in each if not f(p, F, P, A))
-            for p in failing(heads, F, P, A)}
+    return {p: tuple(name for name, f in each if not f(p, F, P, A, PB))
+            for p in failing(heads, F, P, A, PB)}
 
 
 def _events_from_zero(counts: dict[Any, Any]) -> bool:
@@ -198,4 +234,4 @@ def _page_violation(name: str, v: ReportedView, p: int) -> Violation:
     return Violation(name, f"at pfn {p}: {details}", details)
 
 
-__all__ = ["PageCheck"]
+__all__ = ["PageCheck", "judged_page_invariants"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rmqueue.model.buddy import INT_OPS
 from rmqueue.model.config import ZoneConfig
 from rmqueue.model.errors import RmqueueError
 from rmqueue.model.types import (
@@ -61,6 +62,8 @@ def _transition(
     out: list[Violation] = []
     op = request.get("op")
     both = pre_v is not None and post_v is not None
+    if pre_v is not None and post_v is not None:
+        out.extend(_retypes(pre_v, post_v))
     if "error" in response:
         # a refused request (``validates: true``) must leave the state unchanged
         if both:
@@ -91,6 +94,26 @@ def _transition(
                                                                  "lists": [{"cpu": cpu}]}))
         if both:
             out.extend(free_change([], 0))
+    return out
+
+
+def _retypes(pre: ReportedView, post: ReportedView) -> list[Violation]:
+    """``retype_keeps_cma_isolate`` for every pageblock whose reported type changed (both
+    states reporting pageblock types; a report records no retype, so the step's old and new
+    types are the two states')."""
+    if pre.pb is None or post.pb is None:
+        return []
+    out = []
+    for i, (was, now) in enumerate(zip(pre.pb, post.pb, strict=True)):
+        if was == now:
+            continue
+        p = post.start if i == 0 else (post.first_pageblock + i) << post.pageblock_order
+        if not T.retype_keeps_cma_isolate(INT_OPS, post, p, was, was, now):
+            out.append(Violation("retype_keeps_cma_isolate", f"pageblock {i} changed from "
+                                 f"{PROC_NAMES[was]} to {PROC_NAMES[now]}: a CMA pageblock "
+                                 "must stay CMA, no other may become CMA, and none ISOLATE",
+                                 {"pfns": [p], "pageblocks": [i],
+                                  "retype": [PROC_NAMES[was], PROC_NAMES[now]]}))
     return out
 
 

@@ -5,7 +5,10 @@ pcp lists plus the blocks the oracle knows are allocated; :func:`build_view` bui
 the index :class:`ReportedChecker` diffs), and :func:`_state_counts` the ``Counts`` a report
 lets us read.  Reported states carry no PageBuddy flags nor cached types: the flag is taken
 to be set on every free-list head with that list's order, and a pcp page's cached type to be
-its list's.
+its list's, or CMA when its pageblock is (what 4.3 caches for a page of a CMA pageblock,
+which it keeps on the MOVABLE pcp list).  Pageblock types are reported only with the
+protocol's state-detail extension (``pageblocks``); without them ``block_mt`` is refused, and
+the invariants that read it are not evaluated (never on made-up types).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from rmqueue.model.config import ZoneConfig
 from rmqueue.model.types import (
+    MIGRATE_CMA,
     MIGRATE_PCPTYPES,
     MIGRATE_TYPES,
     PROC_NAMES,
@@ -41,6 +45,10 @@ class ReportedView:
         self.free: dict[int, tuple[int, int]] = {}
         self.pcp: dict[int, tuple[int, int]] = {}
         self.alloc: dict[int, int] = {}
+        # each pageblock's type from the zone's first (None: not reported)
+        self.pb: list[int] | None = None
+        self.pageblock_order = config.pageblock_order
+        self.first_pageblock = config.start_pfn >> config.pageblock_order
 
     def buddy(self, p: int) -> bool:
         return p in self.free
@@ -73,7 +81,17 @@ class ReportedView:
         return self.alloc.get(p, 0)
 
     def cached_mt(self, p: int) -> int:
+        if self.pb is not None and p in self.pcp and self.block_mt(p) == MIGRATE_CMA:
+            return MIGRATE_CMA
         return self.pcp.get(p, (0, 0))[1]
+
+    def block_mt(self, p: int) -> int:
+        """The reported type of ``p``'s pageblock (0 outside the zone)."""
+        if self.pb is None:
+            raise ValueError("the reported state has no pageblock types (state-detail)")
+        if not self.start <= p < self.end:
+            return 0
+        return self.pb[(p >> self.pageblock_order) - self.first_pageblock]
 
     def blocks(self) -> list[tuple[int, int]]:
         """(start, end) of every block the state holds (free, pcp, allocated)."""
@@ -114,6 +132,7 @@ class _Index:
     bad: dict[int, tuple[str, ...]] | None = None
     nz: dict[int, int] | None = None
     raw: tuple[Any, ...] | None = None  # the lists as reported, copied (a fast equal test)
+    pb_raw: list[Any] | None = None  # the pageblock types as reported, copied
     keys: tuple[list[Any], list[Any]] | None = None  # the key of each raw entry
 
 
@@ -162,7 +181,27 @@ def _build(config: ZoneConfig, state: Mapping[str, Any], allocated: Mapping[int,
     for pfn, o in allocated.items():
         if claim(pfn, "the user's hands"):
             v.alloc[pfn] = o
-    return _Index(v, out, lists, pcp_present, raw=_raw(state))
+    v.pb = _pageblocks(config, state.get("pageblocks"), out)
+    return _Index(v, out, lists, pcp_present, raw=_raw(state), pb_raw=_pb_raw(state))
+
+
+def _pb_raw(state: Mapping[str, Any]) -> list[Any] | None:
+    got = state.get("pageblocks")
+    return list(got) if isinstance(got, list) else None
+
+
+def _pageblocks(config: ZoneConfig, names: Any, out: list[Violation]) -> list[int] | None:
+    """The reported pageblock types (state-detail), or None when not reported or malformed
+    (a malformed list is a violation)."""
+    if names is None:
+        return None
+    if not isinstance(names, list) or len(names) != config.nr_pageblocks:
+        out.append(Violation("reported_state_wellformed", f"pageblocks: expected a list of "
+                             f"{config.nr_pageblocks} migratetype names (one per pageblock "
+                             f"from the zone's first), got {names!r:.80}", {}))
+        return None
+    types = [_mt(n, out, "pageblocks") for n in names]
+    return None if min(types, default=0) < 0 else types
 
 
 def _record(lists: Lists | None, key: tuple[str, int, int], pfns: list[Any]) -> Lists | None:

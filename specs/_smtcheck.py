@@ -30,10 +30,12 @@ from ._codegen import (
     SmtTerm,
     compile_page_formula,
     lit,
-    pack_page,
     smt_page_macro,
+    zone_word,
 )
 from ._concrete import page_env
+from ._retype import PARAMS as RETYPE
+from ._retype import Retype
 from ._shapes import Shape, delta_values, shape_conjuncts
 from ._smtnarrow import culprit
 from ._smtviews import (
@@ -97,6 +99,8 @@ class SmtBatch:
         text.append(smt_page_macro("ldc_pcp", T.pcp_list_delta_consistent, view, four))
         text.append(smt_page_macro("alloc_ok", T.alloc_result_valid, view, ("p", "k")))
         text.append(smt_page_macro("free_ok", T.free_result_valid, view, ("p", "k")))
+        self._rt = compile_page_formula(T.retype_keeps_cma_isolate, mo, env, True, RETYPE)
+        text.append(smt_page_macro("retype", T.retype_keeps_cma_isolate, view, RETYPE))
         self._view, self._env = view, env
         self._fview = _FieldView(view_start, view_end, len(zone.pageset), mo)
         pv = self._pview = _PairView(view_start, view_end, len(zone.pageset), mo)
@@ -104,6 +108,7 @@ class SmtBatch:
         text.append(smt_pair_macro("ldc_pcp_f", T.pcp_list_delta_consistent, pv, four))
         text.append(smt_pair_macro("alloc_ok_f", T.alloc_result_valid, pv, ("p", "k")))
         text.append(smt_pair_macro("free_ok_f", T.free_result_valid, pv, ("p", "k")))
+        text.append(smt_pair_macro("retype_f", T.retype_keeps_cma_isolate, pv, RETYPE))
         self._site_macros: dict[frozenset[str], tuple[str, Any, tuple[Any, ...]]] = {}
         # batches alternate between two solver contexts, each solving in a background
         # thread (ctypes releases the GIL during the call), so two batches are solved at once
@@ -170,8 +175,7 @@ class SmtBatch:
         for p in sorted(reads):
             if start <= p < end:
                 i = p - start
-                w = pack_page(z.buddy_order[i], z.list_of[i], z.alloc_order[i], z.cached_mt[i],
-                              z.nr_free_lists)
+                w = zone_word(z, i)
                 items.append((p, w))
                 self._words[p] = w
         return store_chain(items)
@@ -213,8 +217,7 @@ class SmtBatch:
         for x in (pfn, *others):
             if start <= x < end and x not in words:
                 i = x - start
-                words[x] = pack_page(z.buddy_order[i], z.list_of[i], z.alloc_order[i],
-                                     z.cached_mt[i], z.nr_free_lists)
+                words[x] = zone_word(z, i)
         q = others[0] if others else pfn
         key = (sites, tuple(k for k, _, _, _ in ldcs))
         mac = self._bundles.get(key)
@@ -294,6 +297,21 @@ class SmtBatch:
         if len(self.pending) >= self.batch:
             self.flush(chk, wait=self.batch <= 1)
 
+    def add_retypes(self, chk: StepChecker, insts: list[Retype], step: int) -> None:
+        """Queue a step's ``retype_keeps_cma_isolate`` instances (:mod:`._retype`), one
+        pending entry of that step besides the one :meth:`add_step` queues."""
+        self._chk = chk
+        self._words = words = dict[int, int]()
+        conj: list[Conjunct] = []
+        for r in insts:
+            text, _ = self._page_term("retype", self._rt, *r.args)
+            conj.append(("retype_keeps_cma_isolate", text,
+                         {"pfns": [r.p], "pageblocks": [r.index], "was": r.was,
+                          "retype": [r.old, r.new]}, []))
+        self.pending.append((step, f"(and true {' '.join(c[1] for c in conj)})", conj, words))
+        if len(self.pending) >= self.batch:
+            self.flush(chk, wait=self.batch <= 1)
+
     def add_shape_step(self, chk: StepChecker, shape: Shape, pfn: int, step: int) -> bool:
         """Queue a pcp-hit step (see :mod:`rmqueue.specs._shapes`): one macro over the page's
         word and the stored counters' deltas.  Advances the checker's shadow."""
@@ -306,8 +324,7 @@ class SmtBatch:
         if name is None:
             name = self._shape_macro(chk, shape)
         i = pfn - s0
-        w = pack_page(z.buddy_order[i], z.list_of[i], z.alloc_order[i], z.cached_mt[i],
-                      z.nr_free_lists)
+        w = zone_word(z, i)
         cpu = shape[1]
         pc = chk.shadow_pc
         cnt = z.pageset[cpu].count

@@ -199,6 +199,9 @@ class _FieldView(SmtPageView):
     def cached_mt(self, p: SmtTerm) -> SmtTerm:
         return self._f(p, "cached_mt")
 
+    def block_mt(self, p: SmtTerm) -> SmtTerm:
+        return self._f(p, "block_mt")
+
 
 _FIELDS = tuple((name, lo, (1 << width) - 1) for name, (lo, width) in PAGE_FIELDS.items())
 

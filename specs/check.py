@@ -6,7 +6,8 @@ for each :class:`Transition`, checks with frame reasoning (see
 
 1. ``list_delta_consistent`` at every (pfn, list) the record names;
 2. the op's predicate (``alloc_result_valid``, ``free_result_valid``,
-   ``alloc_failure_justified``, ``drain_empties_pcp``);
+   ``alloc_failure_justified``, ``drain_empties_pcp``), and ``retype_keeps_cma_isolate`` for
+   each pageblock the record retypes (:mod:`rmqueue.specs._retype`);
 3. ``pages_conserved`` over the blocks the record moved;
 4. every page invariant at every pfn the record names;
 5. the linear count invariants on the difference accessor (post minus shadow, for the orders
@@ -45,6 +46,7 @@ from ._concrete import (
     full_counts,
     page_env,
 )
+from ._retype import RetypeShadow
 from ._shapes import Shape, compile_shape, shape_of
 from ._smtcheck import SmtBatch
 from .errors import InvariantViolation
@@ -269,6 +271,7 @@ class StepChecker:
         self._nf: list[int] = []
         self._pc: list[int] = []
         self._vm: list[int] = []
+        self._retype = RetypeShadow(zone)
         self._sync()
         # pcp-hit steps: per-shape checks partially evaluated from the same formulas
         self._shape_fns: dict[Shape, Callable[[int], bool]] = {}
@@ -303,6 +306,7 @@ class StepChecker:
         self._nf[:] = [a.nr_free for a in z.free_area]
         self._pc[:] = [p.count for p in z.pageset]
         self._vm[:] = z.vm_stat
+        self._retype.sync()
 
     def site_invariants(self, sites: frozenset[str]) -> tuple[Invariant, ...]:
         """The per-step page invariants instantiated at a pfn of these site kinds."""
@@ -395,6 +399,8 @@ class StepChecker:
             d = zvm[item] - vm[item]
             if d:
                 D["c", item] = d
+        if rec.retyped:
+            self._check_retyped(rec, step)
         if self._smt is not None:
             self._smt.add_step(self, rec, sc, step)
         else:
@@ -440,6 +446,22 @@ class StepChecker:
                     if not fn(pfn):
                         self._fail_page(inv, pfn, step)
         self._counts_fast(sc, step)
+
+    def _check_retyped(self, rec: Transition, step: int) -> None:
+        """``retype_keeps_cma_isolate`` for each pageblock the record retypes (specs/_retype.py;
+        the shadow of the pageblock types advances)."""
+        insts = self._retype.instances(rec)
+        if self._smt is not None:
+            self._smt.add_retypes(self, insts, step)
+            return
+        bad = self._retype.first_failing(insts)
+        if bad is not None:
+            self._fail("retype_keeps_cma_isolate", step,
+                       f"pageblock {bad.index} retyped {bad.old} -> {bad.new} (type before the "
+                       f"step {bad.was}, after {describe_page(self.zone, bad.p).get('block_mt')})"
+                       ": a CMA pageblock must stay CMA, no other may become CMA, and none "
+                       "ISOLATE", {"pfns": [bad.p], "pageblocks": [bad.index],
+                                   "was": bad.was, "retype": [bad.old, bad.new]})
 
     def _op_predicate(self, rec: Transition, step: int) -> None:
         z = self.zone
@@ -596,11 +618,13 @@ class StepChecker:
         stale = [o for o in range(z.max_order) if self._nf[o] != z.free_area[o].nr_free]
         stale_pc = [p.cpu for p in z.pageset if self._pc[p.cpu] != p.count]
         stale_vm = [VmItem(i).name for i in self._vm_items if self._vm[i] != z.vm_stat[i]]
-        if stale or stale_pc or stale_vm:
+        stale_pb = self._retype.stale()
+        if stale or stale_pc or stale_vm or stale_pb:
             self._fail("frame", None, "a counter changed without the checked steps seeing it "
-                       f"(nr_free orders {stale}, pcp cpus {stale_pc}, vmstat {stale_vm})",
+                       f"(nr_free orders {stale}, pcp cpus {stale_pc}, vmstat {stale_vm}, "
+                       f"pageblock types {stale_pb})",
                        {"orders": stale, "lists": [{"cpu": c} for c in stale_pc],
-                        "counters": stale_vm})
+                        "counters": stale_vm, "pageblocks": stale_pb})
         self._sync()
 
 

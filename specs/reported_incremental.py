@@ -30,9 +30,10 @@ class ReportedChecker:
     instance at ``p`` reads the facts at ``p``, at ``p``'s aligned ancestors (p rounded down
     to 2^j, j < max_order: ``blocks_disjoint``, which only asks whether the ancestor's
     block reaches ``p``) and at ``p ^ 2^k`` where k < max_order - 1 is ``p``'s free order
-    (``buddies_merged``), so elsewhere it keeps its value.  A state with a malformed or
-    duplicated entry or a pfn on two lists is checked in full.  Same results as the
-    functions (tests/specs/test_reported_incremental.py)."""
+    (``buddies_merged``), so elsewhere it keeps its value; and the pageblock types, so a
+    state whose reported ``pageblocks`` differ from the last one's is checked in full.  A
+    state with a malformed or duplicated entry or a pfn on two lists is checked in full.
+    Same results as the functions (tests/specs/test_reported_incremental.py)."""
 
     def __init__(self, config: ZoneConfig) -> None:
         self.config = config
@@ -154,6 +155,8 @@ def _update(
     may have changed; None when either state is not clean (then build it in full)."""
     if base.lists is None or base.out or ("pcp" in state) != base.pcp_present:
         return None
+    if state.get("pageblocks") != base.pb_raw:
+        return None  # a retype changes block_mt at every pfn of the pageblock: in full
     raw = state.get("free_area", _EMPTY), state.get("pcp", _EMPTY)
     braw, bkeys = base.raw, base.keys
     if braw is not None and braw == raw and allocated == base.v.alloc:
@@ -204,11 +207,12 @@ def _update(
             delta.add(p)
             if p in A and (p in F or p in P):
                 return None
-    v.free, v.pcp, v.alloc = F, P, A
+    v.free, v.pcp, v.alloc, v.pb = F, P, A, base.v.pb
     copies = dict(old)  # the unchanged lists are equal to base's copies
     for k in changed:
         if k in lists:
             copies[k] = list(lists[k])
         else:
             del copies[k]
-    return _Index(v, [], copies, base.pcp_present, raw=_raw(state), keys=keys), delta
+    return _Index(v, [], copies, base.pcp_present, raw=_raw(state), keys=keys,
+                  pb_raw=base.pb_raw), delta
