@@ -52,6 +52,30 @@ A *head* is a pfn with ``on_free``, ``on_pcp`` or ``allocated``; its block is
 ``C.fair_depleted()``       B   ``ZONE_FAIR_DEPLETED``
 ==========================  ==  =====================================================
 
+The registry
+============
+The 16 named invariants of :data:`INVARIANTS` (per step: where the per-step checker
+instantiates a page invariant, or the group of a count invariant):
+
+==============================  =====  ==================================================
+``block_aligned``               page   pfns put on a list or handed out (``added``)
+``blocks_disjoint``             page   not per step (``pages_conserved`` keeps it)
+``buddy_flag_on_free_heads``    page   every pfn the record names (``touched``)
+``buddies_merged``              page   pfns put on a free list (``free_added``)
+``pcp_list_matches_cached_mt``  page   pfns put on a pcp list (``pcp_added``)
+``no_isolated_pageblocks``      page   ``free_added``; retypes: ``retype_keeps_cma_isolate``
+``cma_pageblocks_whole``        page   not per step (``retype_keeps_cma_isolate`` keeps it)
+``cma_lists_match_pageblocks``  page   ``added``; retypes: ``retype_keeps_cma_isolate``
+``nr_free_matches_lists``       count  the orders the record touches (differences)
+``free_pages_conserved``        count  zone (differences)
+``free_cma_pages_conserved``    count  zone (differences)
+``pcp_count_matches``           count  the CPUs the record touches (differences)
+``zone_pages_conserved``        count  zone (differences)
+``vm_events_balance``           count  zone (differences)
+``alloc_batch_matches``         count  zone (differences)
+``fair_depleted_matches``       count  zone (post state)
+==============================  =====  ==================================================
+
 Kinds of invariant
 ==================
 * ``page`` invariants: ``formula(ops, S, p) -> B``, one instance per pfn ``p``.  The

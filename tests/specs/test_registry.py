@@ -52,6 +52,15 @@ def test_registry_holds_the_sixteen_named_invariants() -> None:
     assert ALL_INVARIANTS == INVARIANTS  # the proofs prove the registry, nothing besides
 
 
+def test_registry_table_of_the_docstring_is_the_registry() -> None:
+    import rmqueue.specs.invariants as module
+
+    doc = module.__doc__ or ""
+    table = doc[doc.index("The registry"):doc.index("Kinds of invariant")]
+    rows = re.findall(r"^``(\w+)``\s+(page|count)\s", table, re.M)
+    assert rows == [(i.name, i.kind) for i in INVARIANTS]
+
+
 def test_names_are_unique_snake_case_with_refs_and_docs() -> None:
     names = [i.name for i in INVARIANTS] + [t.name for t in TRANSITION_CHECKS]
     assert len(names) == len(set(names))
