@@ -69,19 +69,25 @@ class RetypeShadow:
         first = z.zone_start_pfn >> pbo
         types = self.types
         n = len(types)
-        out: dict[int, Retype] = {}
+        out: list[Retype] = []
+        open_: dict[int, int] = {}  # pageblock -> position in ``out`` of its last instance
         for index, old, new in rec.retyped:
-            got = out.get(index)
-            if got is not None and got.new == old:
-                out[index] = Retype(index, got.p, got.was, got.old, new)
+            k = open_.get(index)
+            if k is not None and out[k].new == old:  # the entry chains on: one instance
+                r = out[k]
+                out[k] = Retype(index, r.p, r.was, r.old, new)
                 continue
-            was = (got.new if got is not None else types[index]) if 0 <= index < n else -1
+            if k is not None:
+                was = out[k].new
+            else:
+                was = types[index] if 0 <= index < n else -1
             p = z.zone_start_pfn if index == 0 else (first + index) << pbo
-            out[index if got is None else ~len(out)] = Retype(index, p, was, old, new)
-        for r in out.values():
+            open_[index] = len(out)
+            out.append(Retype(index, p, was, old, new))
+        for r in out:
             if 0 <= r.index < n:
                 types[r.index] = r.new
-        return list(out.values())
+        return out
 
     def first_failing(self, insts: list[Retype]) -> Retype | None:
         fn = self.fn
