@@ -148,3 +148,40 @@ def test_retype_instances_coalesce_chains() -> None:
     rec.retyped.extend([(1, M, U), (1, M, R)])  # the second entry's old is not U
     got = shadow.instances(rec)
     assert [(r.was, r.old, r.new) for r in got] == [(M, M, U), (U, M, R)]
+
+
+PAGEBLOCK_MUTANTS = [
+    # (id, module, function, old, new, invariants that may report it)
+    ("steal_from_cma", "rmqueue.model.fallback", "find_suitable_fallback",
+     "for fallback_mt in FALLBACKS[migratetype]:",
+     "for fallback_mt in (*FALLBACKS[migratetype], 4):",
+     {"retype_keeps_cma_isolate", "cma_lists_match_pageblocks"}),
+    ("steal_isolates", "rmqueue.model.fallback", "set_pageblock_migratetype",
+     "    index = zone.pageblock_index(pfn)\n",
+     "    mt = 5 if mt == MIGRATE_UNMOVABLE else mt\n    index = zone.pageblock_index(pfn)\n",
+     {"retype_keeps_cma_isolate"}),
+    ("cma_page_caches_movable", "rmqueue.model.free", "free_hot_cold_page",
+     "    zone.cached_mt[idx] = mt\n",
+     "    zone.cached_mt[idx] = MIGRATE_MOVABLE if mt == 4 else mt\n",
+     {"cma_lists_match_pageblocks"}),
+]
+
+
+@pytest.mark.parametrize("backend", ["fast", "z3"])
+@pytest.mark.parametrize("mid,module,func,old,new,names", PAGEBLOCK_MUTANTS,
+                         ids=[m[0] for m in PAGEBLOCK_MUTANTS])
+def test_step_checker_stops_pageblock_mutant(
+    mid: str, module: str, func: str, old: str, new: str, names: set[str], backend: str
+) -> None:
+    """Model bugs about pageblock types are stopped at the step that makes them."""
+    from test_mutants import mutant
+
+    with mutant(module, func, old, new):
+        a = Allocator(CFG)
+        chk = StepChecker(a, backend=backend, batch=1)
+        with pytest.raises(InvariantViolation) as exc:
+            workload(a, chk, 1500, 3, pressure=True)
+            chk.flush()
+            chk.full_check()
+    assert exc.value.invariant in names, str(exc.value)
+    assert exc.value.step is not None, str(exc.value)
