@@ -4,7 +4,9 @@ An implementation under test answers the protocol's ``state`` request with its f
 pcp lists and counters (protocol.md); the oracle knows which blocks it has handed out.  From
 these, :func:`check_state` builds the abstract state of :mod:`rmqueue.specs.invariants` and
 evaluates every invariant it can (``INT_OPS``, the same formulas); what the report omits
-(counters, pcp lists, ``nr_free``) is not checked.  :func:`check_transition` judges one step as
+(counters, pcp lists, ``nr_free``, the pageblock types of the state-detail extension) is not
+checked: without ``pageblocks`` the three pageblock invariants are skipped, never judged on
+made-up types.  :func:`check_transition` judges one step as
 any correct buddy allocator may take it (:mod:`rmqueue.specs.transitions`).
 
 Reported states carry no PageBuddy flags nor cached types: the flag is taken to be set on
