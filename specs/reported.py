@@ -10,7 +10,8 @@ made-up types.  :func:`check_transition` judges one step as
 any correct buddy allocator may take it (:mod:`rmqueue.specs.transitions`).
 
 Reported states carry no PageBuddy flags nor cached types: the flag is taken to be set on
-every free-list head with that list's order, and a pcp page's cached type to be its list's.
+every free-list head with that list's order, and a pcp page's cached type to be its list's
+(or CMA when the reported pageblock types make its pageblock CMA).
 
 The parts live in private modules: :mod:`._reported_view` (the view and counts of a report),
 :mod:`._reported_state` (the invariants on one view), :mod:`._reported_step` (the transition
