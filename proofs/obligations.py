@@ -1,8 +1,8 @@
 """Proof obligations as data rows: transition x invariant x geometry (STYLE §1).
 
 Each row is proved by its own queries (one per phase of the transition): havoc a state,
-assume the config axioms, the transition's guards and every invariant (registry and
-:data:`~rmqueue.proofs.extra.REQUESTED`) instantiated at an arbitrary pfn ``p`` and at every
+assume the config axioms, the transition's guards and every invariant of the registry
+instantiated at an arbitrary pfn ``p`` and at every
 pfn the transition touches, run the transition, and ask Z3 for a ``p`` at which the row's
 invariant fails afterwards (count invariants: at any of their orders / CPUs).  ``unsat`` is a
 proof; ``sat`` is a counterexample; ``unknown`` or a timeout is a failure.
@@ -27,11 +27,11 @@ from rmqueue.specs.sorts import PFN_LIMIT
 
 from . import _z3
 from ._z3 import BV, OPS, Bool
-from .extra import REQUESTED, config_axioms
+from .extra import config_axioms
 from .state import CPUS_MODELLED, LINUX, Geometry, SymState
 from .transitions import PHASES, TRANSITION_PHASES, TRANSITIONS, Phase
 
-ALL_INVARIANTS: tuple[Invariant, ...] = INVARIANTS + REQUESTED
+ALL_INVARIANTS: tuple[Invariant, ...] = INVARIANTS
 LIST_DELTA = "step_conditions"
 PAGE_INVARIANTS = tuple(i for i in ALL_INVARIANTS if i.kind == "page")
 COUNT_INVARIANTS = tuple(i for i in ALL_INVARIANTS if i.kind == "count")

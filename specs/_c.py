@@ -11,8 +11,9 @@ values for every input the model can produce (pfns below 2^40, orders below 32):
 * ``//`` and ``%`` keep Python's floor semantics (``FDIV``/``FMOD``);
 * ``<<`` and ``>>`` go through ``SHL``/``SHR``, which set the call's ``bad`` flag for a shift
   count outside 0..62 (Python would raise, or grow past 64 bits);
-* a page-array read ``LO[i]`` goes through ``RLO(i)``, which sets ``bad`` for an index
-  outside the zone (Python would raise, or wrap a negative index).
+* a page-array read ``LO[i]`` goes through ``RLO(i)`` (``PBM[i]``, the pageblock types,
+  through ``RPB(i)``), which sets ``bad`` for an index outside the array (Python would
+  raise, or wrap a negative index).
 
 A check that sets ``bad`` reports failure, so the general path decides: the C evaluator is
 never more lenient than the Python one.
@@ -27,7 +28,7 @@ _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.BitAnd: "&", ast.BitOr
 _CALLOPS = {ast.LShift: "SHL", ast.RShift: "SHR", ast.FloorDiv: "FDIV", ast.Mod: "FMOD"}
 _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
            ast.GtE: ">="}
-_ARRAYS = {"LO": "RLO", "BO": "RBO", "AO": "RAO", "CM": "RCM"}
+_ARRAYS = {"LO": "RLO", "BO": "RBO", "AO": "RAO", "CM": "RCM", "PBM": "RPB"}
 
 
 class CTranslationError(ValueError):

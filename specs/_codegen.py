@@ -91,7 +91,9 @@ PY_OPS = PyOps()
 class PyPageView:
     """The PageView over the model's arrays, as source.  Names bound at compile time:
     ``LO`` list_of, ``BO`` buddy_order, ``AO`` alloc_order, ``CM`` cached_mt, ``S0`` start,
-    ``NFL`` number of free lists, ``RD`` a read hook (identity unless logging)."""
+    ``NFL`` number of free lists, ``RD`` a read hook (identity unless logging), ``PBM``
+    pageblock_mt, ``PBO`` pageblock_order, ``PB0`` the first pageblock's number
+    (``zone_start_pfn >> pageblock_order``)."""
 
     def __init__(self, max_order: int, log: bool = False) -> None:
         self.start = PyTerm("S0")
@@ -135,6 +137,11 @@ class PyPageView:
 
     def cached_mt(self, p: PyTerm) -> PyTerm:
         return PyTerm(f"CM[{self._i(p)}]")
+
+    def block_mt(self, p: PyTerm) -> PyTerm:
+        # 0 outside the zone, as the packed word of a page the zone does not hold
+        q = f"RD({p.s})" if self._log else p.s
+        return PyTerm(f"(PBM[({q} >> PBO) - PB0] if S0 <= {p.s} < SE else 0)")
 
 
 def compile_page_formula(
@@ -296,11 +303,15 @@ class SmtPageView:
     def cached_mt(self, p: SmtTerm) -> SmtTerm:
         return _word(p, "cached_mt")
 
+    def block_mt(self, p: SmtTerm) -> SmtTerm:
+        return _word(p, "block_mt")
+
 
 def pack_page(
-    buddy_order: int, list_id: int, alloc_order: int, cached_mt: int, nfl: int
+    buddy_order: int, list_id: int, alloc_order: int, cached_mt: int, nfl: int, block_mt: int
 ) -> int:
-    """The packed ``pg`` word of one page from the model's per-page arrays."""
+    """The packed ``pg`` word of one page from the model's per-page arrays and the type of
+    the page's pageblock."""
     w = 0
     if buddy_order >= 0:
         w |= 1 | (buddy_order << 1)
@@ -311,7 +322,15 @@ def pack_page(
         w |= (1 << 15) | ((rel % 3) << 16) | ((rel // 3) << 18)
     if alloc_order >= 0:
         w |= (1 << 34) | (alloc_order << 35)
-    return w | ((cached_mt & 7) << 40)
+    return w | ((cached_mt & 7) << 40) | ((block_mt & 7) << 43)
+
+
+def zone_word(zone: Any, i: int) -> int:
+    """The packed word of the page at index ``i`` of a model zone (pfn ``zone_start_pfn + i``)."""
+    s0, pbo = zone.zone_start_pfn, zone.pageblock_order
+    return pack_page(zone.buddy_order[i], zone.list_of[i], zone.alloc_order[i],
+                     zone.cached_mt[i], zone.nr_free_lists,
+                     zone.pageblock_mt[((s0 + i) >> pbo) - (s0 >> pbo)])
 
 
 def smt_page_macro(
@@ -340,4 +359,5 @@ __all__ = [
     "lit",
     "pack_page",
     "smt_page_macro",
+    "zone_word",
 ]

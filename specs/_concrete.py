@@ -179,6 +179,9 @@ def page_env(zone: Zone, read: Callable[[int], int] | None = None) -> dict[str, 
         "NCPU": len(zone.pageset),
         "NFL": zone.nr_free_lists,
         "RD": read if read is not None else (lambda p: p),
+        "PBM": zone.pageblock_mt,
+        "PBO": zone.pageblock_order,
+        "PB0": zone.zone_start_pfn >> zone.pageblock_order,
     }
 
 
@@ -190,7 +193,8 @@ def describe_page(zone: Zone, pfn: int) -> dict[str, Any]:
     i = pfn - start
     lid = zone.list_of[i]
     out: dict[str, Any] = {"pfn": pfn, "buddy_order": zone.buddy_order[i],
-                           "alloc_order": zone.alloc_order[i], "cached_mt": zone.cached_mt[i]}
+                           "alloc_order": zone.alloc_order[i], "cached_mt": zone.cached_mt[i],
+                           "block_mt": zone.get_pageblock_migratetype(pfn)}
     if lid >= 0:
         kind, a, b = zone.describe_list(lid)
         out["list"] = (

@@ -106,10 +106,10 @@ _TEMPLATE = r"""
 #define NP {NP}
 
 typedef struct {{
-    Py_buffer blo, bbo, bao, bcm;
+    Py_buffer blo, bbo, bao, bcm, bpb;
     const short *LO_;
-    const signed char *BO_, *AO_, *CM_;
-    long long N, S0, SE, NFL, NCPU, ZP, ABI;
+    const signed char *BO_, *AO_, *CM_, *PB_;
+    long long N, S0, SE, NFL, NCPU, ZP, ABI, NPB, PBO, PB0;
     PyObject *free_area, *pageset, *vm_stat, *snf, *spc, *sv, *zone;
 }} St;
 
@@ -143,6 +143,8 @@ static inline long long fmod_(long long a, long long b) {{
 #define RBO(x) (IDX(x) ? (long long)BO_[(x)] : (bad = 1, 0LL))
 #define RAO(x) (IDX(x) ? (long long)AO_[(x)] : (bad = 1, 0LL))
 #define RCM(x) (IDX(x) ? (long long)CM_[(x)] : (bad = 1, 0LL))
+#define RPB(x) ((unsigned long long)(x) < (unsigned long long)NPB ? (long long)PB_[(x)] \
+                : (bad = 1, 0LL))
 
 static int get_ll(PyObject *o, long long *out) {{
     if (!PyLong_Check(o)) return 0;
@@ -203,7 +205,7 @@ static void st_free(PyObject *cap) {{
     St *st = (St *)PyCapsule_GetPointer(cap, "rmqueue.St");
     if (st == NULL) return;
     PyBuffer_Release(&st->blo); PyBuffer_Release(&st->bbo);
-    PyBuffer_Release(&st->bao); PyBuffer_Release(&st->bcm);
+    PyBuffer_Release(&st->bao); PyBuffer_Release(&st->bcm); PyBuffer_Release(&st->bpb);
     Py_XDECREF(st->free_area); Py_XDECREF(st->pageset); Py_XDECREF(st->vm_stat);
     Py_XDECREF(st->snf); Py_XDECREF(st->spc); Py_XDECREF(st->sv); Py_XDECREF(st->zone);
     PyMem_Free(st);
@@ -211,7 +213,8 @@ static void st_free(PyObject *cap) {{
 
 static int get_buf(PyObject *arr, Py_buffer *b, const char *fmt, Py_ssize_t n) {{
     if (PyObject_GetBuffer(arr, b, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return 0;
-    if (b->format == NULL || strcmp(b->format, fmt) != 0 || b->len / b->itemsize != n) {{
+    if (b->format == NULL || strcmp(b->format, fmt) != 0
+            || (n >= 0 && b->len / b->itemsize != n)) {{
         PyBuffer_Release(b);
         PyErr_Format(PyExc_TypeError, "page array of format %s and %zd pages expected",
                      fmt, n);
@@ -220,20 +223,20 @@ static int get_buf(PyObject *arr, Py_buffer *b, const char *fmt, Py_ssize_t n) {
     return 1;
 }}
 
-/* make(list_of, buddy_order, alloc_order, cached_mt, S0, SE, NFL, NCPU, ZP, ABI,
-        free_area, pageset, vm_stat, snf, spc, sv, zone) -> capsule */
+/* make(list_of, buddy_order, alloc_order, cached_mt, pageblock_mt, S0, SE, NFL, NCPU, ZP,
+        ABI, PBO, free_area, pageset, vm_stat, snf, spc, sv, zone) -> capsule */
 static PyObject *make(PyObject *self, PyObject *args) {{
-    PyObject *lo, *bo, *ao, *cm, *fa, *ps, *vm, *snf, *spc, *sv, *zone;
-    long long S0, SE, NFL, NCPU, ZP, ABI;
-    if (!PyArg_ParseTuple(args, "OOOOLLLLLLO!O!O!O!O!O!O", &lo, &bo, &ao, &cm, &S0, &SE,
-                          &NFL, &NCPU, &ZP, &ABI, &PyList_Type, &fa, &PyList_Type, &ps,
-                          &PyList_Type, &vm, &PyList_Type, &snf, &PyList_Type, &spc,
-                          &PyList_Type, &sv, &zone))
+    PyObject *lo, *bo, *ao, *cm, *pb, *fa, *ps, *vm, *snf, *spc, *sv, *zone;
+    long long S0, SE, NFL, NCPU, ZP, ABI, PBO;
+    if (!PyArg_ParseTuple(args, "OOOOOLLLLLLLO!O!O!O!O!O!O", &lo, &bo, &ao, &cm, &pb, &S0,
+                          &SE, &NFL, &NCPU, &ZP, &ABI, &PBO, &PyList_Type, &fa,
+                          &PyList_Type, &ps, &PyList_Type, &vm, &PyList_Type, &snf,
+                          &PyList_Type, &spc, &PyList_Type, &sv, &zone))
         return NULL;
     if (PyList_GET_SIZE(fa) != MO || PyList_GET_SIZE(snf) != MO
             || PyList_GET_SIZE(ps) != NCPU || PyList_GET_SIZE(spc) != NCPU
             || PyList_GET_SIZE(vm) < {NVM_MIN} || PyList_GET_SIZE(sv) != PyList_GET_SIZE(vm)
-            || NCPU < 1 || NCPU >= (1 << 18) || SE <= S0) {{
+            || NCPU < 1 || NCPU >= (1 << 18) || SE <= S0 || PBO < 0 || PBO > 62) {{
         PyErr_SetString(PyExc_ValueError, "zone geometry does not match this module");
         return NULL;
     }}
@@ -244,7 +247,11 @@ static PyObject *make(PyObject *self, PyObject *args) {{
     if (!get_buf(bo, &st->bbo, "b", n)) goto err1;
     if (!get_buf(ao, &st->bao, "b", n)) goto err2;
     if (!get_buf(cm, &st->bcm, "b", n)) goto err3;
+    /* the pageblock types, indexed by pageblock number minus the first one's */
+    if (!get_buf(pb, &st->bpb, "b", -1)) goto err4;
+    Py_ssize_t npb = st->bpb.len;
     st->LO_ = st->blo.buf; st->BO_ = st->bbo.buf; st->AO_ = st->bao.buf; st->CM_ = st->bcm.buf;
+    st->PB_ = st->bpb.buf; st->NPB = npb; st->PBO = PBO; st->PB0 = S0 >> PBO;
     st->N = n; st->S0 = S0; st->SE = SE; st->NFL = NFL; st->NCPU = NCPU; st->ZP = ZP;
     st->ABI = ABI;
     Py_INCREF(fa); st->free_area = fa; Py_INCREF(ps); st->pageset = ps;
@@ -254,6 +261,7 @@ static PyObject *make(PyObject *self, PyObject *args) {{
     PyObject *cap = PyCapsule_New(st, "rmqueue.St", st_free);
     if (cap == NULL) st_free(NULL);
     return cap;
+err4: PyBuffer_Release(&st->bcm);
 err3: PyBuffer_Release(&st->bao);
 err2: PyBuffer_Release(&st->bbo);
 err1: PyBuffer_Release(&st->blo);
@@ -273,8 +281,9 @@ static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     if (st == NULL) return NULL;
     PyObject *rec = args[1];
     const short *LO_ = st->LO_;
-    const signed char *BO_ = st->BO_, *AO_ = st->AO_, *CM_ = st->CM_;
+    const signed char *BO_ = st->BO_, *AO_ = st->AO_, *CM_ = st->CM_, *PB_ = st->PB_;
     const long long N = st->N, S0 = st->S0, SE = st->SE, NFL = st->NFL, NCPU = st->NCPU;
+    const long long NPB = st->NPB, PBO = st->PBO, PB0 = st->PB0;
     const long long ZP = st->ZP, ABI = st->ABI;
     int bad = 0, ok = 0;
     PyObject *L[4] = {{NULL, NULL, NULL, NULL}};

@@ -18,6 +18,9 @@ listed by :func:`shape_conjuncts`:
   page removed and added), so it holds for every state; ``shape_of`` only accepts records
   of that form (tests/specs/test_shapes.py evaluates the formula on them).
 
+A record that retypes a pageblock is never a shape (its ``retype_keeps_cma_isolate``
+instances are the general path's).
+
 The formulas are traced once per shape (Python source, folded with the shape's constants;
 SMT-LIB for the solver), so a common step costs a handful of bytecodes.  A shape check that
 returns False is re-run through the general path, which names the failure.
@@ -48,7 +51,7 @@ SITE_MASK = {"alloc": 1, "free": 5}
 def shape_of(rec: Transition, ncpu: int) -> tuple[Shape, int] | None:
     """The shape key and pfn of a pcp-hit record, or None (the general path checks it)."""
     pfn = rec.pfn
-    if pfn is None or rec.order or rec.free_del or rec.free_add:
+    if pfn is None or rec.order or rec.free_del or rec.free_add or rec.retyped:
         return None
     if rec.op == "alloc":
         one, other = rec.pcp_del, rec.pcp_add
@@ -120,12 +123,18 @@ class _MapCounts(PyCounts):
 
 
 class _OnePage(PyPageView):
-    """The PageView as source for a shape check: the only page read is ``pfn``, at ``I``."""
+    """The PageView as source for a shape check: the only page read is ``pfn``, at ``I``
+    (and its pageblock's type; the shape function returns early for a pfn outside the zone,
+    where the general view reads type 0)."""
 
     def _i(self, p: PyTerm) -> str:
         if p.s != "pfn":
             raise ValueError(f"a shape check reads only its own pfn (got {p.s})")
         return "I"
+
+    def block_mt(self, p: PyTerm) -> PyTerm:
+        self._i(p)
+        return PyTerm("PBM[(pfn >> PBO) - PB0]")
 
 
 def compile_shape(chk: StepChecker, shape: Shape) -> Callable[[int], bool]:

@@ -6,7 +6,8 @@ for each :class:`Transition`, checks with frame reasoning (see
 
 1. ``list_delta_consistent`` at every (pfn, list) the record names;
 2. the op's predicate (``alloc_result_valid``, ``free_result_valid``,
-   ``alloc_failure_justified``, ``drain_empties_pcp``);
+   ``alloc_failure_justified``, ``drain_empties_pcp``), and ``retype_keeps_cma_isolate`` for
+   each pageblock the record retypes (:mod:`rmqueue.specs._retype`);
 3. ``pages_conserved`` over the blocks the record moved;
 4. every page invariant at every pfn the record names;
 5. the linear count invariants on the difference accessor (post minus shadow, for the orders
@@ -30,7 +31,6 @@ from typing import Any
 
 from rmqueue.model.allocator import Allocator
 from rmqueue.model.buddy import INT_OPS
-from rmqueue.model.errors import InternalError
 from rmqueue.model.record import Transition
 from rmqueue.model.vmstat import PGALLOC, VmItem
 
@@ -53,6 +53,7 @@ from ._records import (
     site_invariants,
     vm_items,
 )
+from ._retype import RetypeShadow
 from ._scan import (
     SITE_SETS,
     Scan,
@@ -120,6 +121,7 @@ class StepChecker:
         self._nf: list[int] = []
         self._pc: list[int] = []
         self._vm: list[int] = []
+        self._retype = RetypeShadow(zone)
         self._sync()
         # pcp-hit steps: per-shape checks partially evaluated from the same formulas
         self._shape_fns: dict[Shape, Callable[[int], bool]] = {}
@@ -172,6 +174,7 @@ class StepChecker:
         self._nf[:] = [a.nr_free for a in z.free_area]
         self._pc[:] = [p.count for p in z.pageset]
         self._vm[:] = z.vm_stat
+        self._retype.sync()
 
     def site_invariants(self, sites: frozenset[str]) -> tuple[Invariant, ...]:
         """The per-step page invariants instantiated at a pfn of these site kinds."""
@@ -224,58 +227,72 @@ class StepChecker:
             return None, None
         z = self.zone
         state = mod.make(z.list_of, z.buddy_order, z.alloc_order, z.cached_mt,
-                         z.zone_start_pfn, z.zone_start_pfn + z.spanned_pages,
-                         z.nr_free_lists, len(z.pageset), self._const["zp"],
-                         self._const["abi"], z.free_area, z.pageset, z.vm_stat, self._nf,
-                         self._pc, self._vm, z)
+                         z.pageblock_mt, z.zone_start_pfn,
+                         z.zone_start_pfn + z.spanned_pages, z.nr_free_lists, len(z.pageset),
+                         self._const["zp"], self._const["abi"], z.pageblock_order,
+                         z.free_area, z.pageset, z.vm_stat, self._nf, self._pc, self._vm, z)
         return mod.check, state
+
+    def _pred(self, rec: Transition) -> bool:
+        """The op predicates that read list emptiness, for the C record check (which does
+        the rest): ``drain_empties_pcp``, ``alloc_failure_justified``; True otherwise."""
+        if rec.op == "drain":
+            return self._pred_drain(rec)
+        if rec.pfn is None:
+            return self._pred_fail(rec)
+        return True
 
     def check(self, rec: Transition) -> None:
         """Check one transition; raise :class:`InvariantViolation` naming the first failure
         (with the z3 backend, possibly at a later ``check``/``flush`` of its batch)."""
-        native = self._native
-        if native is not None:
-            # the op predicates that read list emptiness run here, the rest in C
-            if rec.op == "drain":
-                pred = self._pred_drain(rec)
-            elif rec.pfn is None:
-                pred = self._pred_fail(rec)
-            else:
-                pred = True
-            if native(self._native_state, rec, pred):
+        if self._smt is None:
+            if self.fast_check(rec):
                 self.steps += 1
                 return
+            # a failure to name, or a record the fast check does not net itself
             self._check_general(rec)
             self.record_fallbacks += 1
             return
         got = shape_of(rec, self._ncpu)
-        if got is not None:
-            shape, pfn = got
-            if self._smt is not None:
-                if self._smt.add_shape_step(self, shape, pfn, self.steps):
-                    self.steps += 1
-                    return
-            else:
+        if got is not None and self._smt.add_shape_step(self, got[0], got[1], self.steps):
+            self.steps += 1
+            return
+        self._check_general(rec)
+
+    def fast_check(self, rec: Transition) -> bool:
+        """The fast backend's check of one record: True when every instance holds (the
+        shadow then advanced), False touching nothing (the general path then decides).
+        Pcp hits run their shape check (Python evaluator) or the C record check; other
+        records the generated record check; a retyping record also its
+        ``retype_keeps_cma_isolate`` instances."""
+        undo: list[tuple[int, int]] = []
+        if rec.retyped:
+            shadow = self._retype.types
+            undo = [(i, shadow[i]) for i, _, _ in rec.retyped if 0 <= i < len(shadow)]
+            if self._retype.first_failing(self._retype.instances(rec)) is not None:
+                self._undo_retype(undo)
+                return False
+        native = self._native
+        if native is not None:
+            ok = bool(native(self._native_state, rec, self._pred(rec)))
+        else:
+            got = None if rec.retyped else shape_of(rec, self._ncpu)
+            if got is not None:
+                shape, pfn = got
                 fn = self._shape_fns.get(shape)
                 if fn is None:
                     fn = self._shape_fns[shape] = compile_shape(self, shape)
-                if fn(pfn):
-                    self.steps += 1
-                    return
-            # a failing shape check: the general path below names the failure
-            self._check_general(rec)
-            if self._smt is None:
-                raise InternalError(f"the shape check of {shape} failed at step "
-                                    f"{self.steps - 1} but the general check passed")
-            return
-        rfn = self._record_fns.get(rec.op)
-        if rfn is not None and rfn(rec):
-            self.steps += 1
-            return
-        # a record the generated check does not net itself, or a failure to name
-        self._check_general(rec)
-        if rfn is not None:
-            self.record_fallbacks += 1
+                ok = fn(pfn)
+            else:
+                ok = self._record_fns[rec.op](rec)
+        if not ok and undo:
+            self._undo_retype(undo)
+        return ok
+
+    def _undo_retype(self, undo: list[tuple[int, int]]) -> None:
+        shadow = self._retype.types
+        for i, t in reversed(undo):
+            shadow[i] = t
 
     def record_fn(self, op: str) -> Callable[[Transition], bool]:
         """The generated whole-record check of ``op`` records (:mod:`._records`)."""
@@ -313,6 +330,8 @@ class StepChecker:
             d = zvm[item] - vm[item]
             if d:
                 D["c", item] = d
+        if rec.retyped:
+            self._check_retyped(rec, step)
         if self._smt is not None:
             self._smt.add_step(self, rec, sc, step)
         else:
@@ -358,6 +377,22 @@ class StepChecker:
                     if not fn(pfn):
                         self._fail_page(inv, pfn, step)
         self._counts_fast(sc, step)
+
+    def _check_retyped(self, rec: Transition, step: int) -> None:
+        """``retype_keeps_cma_isolate`` for each pageblock the record retypes (specs/_retype.py;
+        the shadow of the pageblock types advances)."""
+        insts = self._retype.instances(rec)
+        if self._smt is not None:
+            self._smt.add_retypes(self, insts, step)
+            return
+        bad = self._retype.first_failing(insts)
+        if bad is not None:
+            self._fail("retype_keeps_cma_isolate", step,
+                       f"pageblock {bad.index} retyped {bad.old} -> {bad.new} (type before the "
+                       f"step {bad.was}, after {describe_page(self.zone, bad.p).get('block_mt')})"
+                       ": a CMA pageblock must stay CMA, no other may become CMA, and none "
+                       "ISOLATE", {"pfns": [bad.p], "pageblocks": [bad.index],
+                                   "was": bad.was, "retype": [bad.old, bad.new]})
 
     def _op_predicate(self, rec: Transition, step: int) -> None:
         z = self.zone
@@ -514,11 +549,13 @@ class StepChecker:
         stale = [o for o in range(z.max_order) if self._nf[o] != z.free_area[o].nr_free]
         stale_pc = [p.cpu for p in z.pageset if self._pc[p.cpu] != p.count]
         stale_vm = [VmItem(i).name for i in self._vm_items if self._vm[i] != z.vm_stat[i]]
-        if stale or stale_pc or stale_vm:
+        stale_pb = self._retype.stale()
+        if stale or stale_pc or stale_vm or stale_pb:
             self._fail("frame", None, "a counter changed without the checked steps seeing it "
-                       f"(nr_free orders {stale}, pcp cpus {stale_pc}, vmstat {stale_vm})",
+                       f"(nr_free orders {stale}, pcp cpus {stale_pc}, vmstat {stale_vm}, "
+                       f"pageblock types {stale_pb})",
                        {"orders": stale, "lists": [{"cpu": c} for c in stale_pc],
-                        "counters": stale_vm})
+                        "counters": stale_vm, "pageblocks": stale_pb})
         self._sync()
 
 

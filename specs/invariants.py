@@ -26,6 +26,10 @@ are bounded by ``max_order``/``MIGRATE_TYPES``), pfns are words.
 ``S.allocated(p)``  B      p heads a block in the user's hands
 ``S.alloc_order(p)`` W     that block's order  (meaningful when allocated)
 ``S.cached_mt(p)``  W      the cached pcp migratetype (``page->index``)
+``S.block_mt(p)``   W      ``get_pageblock_migratetype(p)``: the type of the pageblock
+                           holding p (``zone.pageblock_mt``, indexed by
+                           ``(p >> pageblock_order) - (zone_start_pfn >> pageblock_order)``;
+                           meaningful inside the zone, concrete views read 0 outside)
 ==================  =====  ========================================================
 
 A *head* is a pfn with ``on_free``, ``on_pcp`` or ``allocated``; its block is
@@ -48,6 +52,30 @@ A *head* is a pfn with ``on_free``, ``on_pcp`` or ``allocated``; its block is
 ``C.fair_depleted()``       B   ``ZONE_FAIR_DEPLETED``
 ==========================  ==  =====================================================
 
+The registry
+============
+The 16 named invariants of :data:`INVARIANTS` (per step: where the per-step checker
+instantiates a page invariant, or the group of a count invariant):
+
+==============================  =====  ==================================================
+``block_aligned``               page   pfns put on a list or handed out (``added``)
+``blocks_disjoint``             page   not per step (``pages_conserved`` keeps it)
+``buddy_flag_on_free_heads``    page   every pfn the record names (``touched``)
+``buddies_merged``              page   pfns put on a free list (``free_added``)
+``pcp_list_matches_cached_mt``  page   pfns put on a pcp list (``pcp_added``)
+``no_isolated_pageblocks``      page   ``free_added``; retypes: ``retype_keeps_cma_isolate``
+``cma_pageblocks_whole``        page   not per step (``retype_keeps_cma_isolate`` keeps it)
+``cma_lists_match_pageblocks``  page   ``added``; retypes: ``retype_keeps_cma_isolate``
+``nr_free_matches_lists``       count  the orders the record touches (differences)
+``free_pages_conserved``        count  zone (differences)
+``free_cma_pages_conserved``    count  zone (differences)
+``pcp_count_matches``           count  the CPUs the record touches (differences)
+``zone_pages_conserved``        count  zone (differences)
+``vm_events_balance``           count  zone (differences)
+``alloc_batch_matches``         count  zone (differences)
+``fair_depleted_matches``       count  zone (post state)
+==============================  =====  ==================================================
+
 Kinds of invariant
 ==================
 * ``page`` invariants: ``formula(ops, S, p) -> B``, one instance per pfn ``p``.  The
@@ -58,6 +86,16 @@ Kinds of invariant
   accessor's values and every constant read through ``C``; the per-step checker evaluates them
   on the *difference* accessor (post minus pre, constants 0), which is the frame form.
   ``fair_depleted_matches`` is not linear and is evaluated on the post state.
+* The pageblock invariants (``no_isolated_pageblocks``, ``cma_pageblocks_whole``,
+  ``cma_lists_match_pageblocks``) read ``block_mt``, which a pageblock retype changes at every
+  pfn of the pageblock while the record names none of them.  Per step, the transition
+  predicate ``retype_keeps_cma_isolate`` of :mod:`rmqueue.specs.transitions` (checked for
+  every retyped pageblock: the type stays CMA or non-CMA, and never is ISOLATE) keeps them
+  off the record, so they are instantiated only where a record puts a block on a list
+  (``cma_pageblocks_whole`` not at all: it reads no per-page field).  The frame lemma of
+  :mod:`rmqueue.proofs.frame` proves this.  Reported states carry pageblock types only with
+  the protocol's state-detail extension; without them these invariants are skipped
+  (:data:`PAGEBLOCK_INVARIANTS`).
 * ``nothing_lost`` (blocks disjoint, every page covered exactly once) holds for the whole
   state by ``blocks_disjoint`` + ``zone_pages_conserved``; per step it is the delta formula
   ``pages_conserved`` of :mod:`rmqueue.specs.transitions`.
@@ -69,7 +107,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from rmqueue.model.buddy import Ops, block_inside, is_aligned
+from rmqueue.model.buddy import INT_OPS, Ops, block_inside, is_aligned
 from rmqueue.model.types import (
     MIGRATE_CMA,
     MIGRATE_ISOLATE,
@@ -109,6 +147,7 @@ class PageView(Protocol, Generic[W, B_co]):
     def allocated(self, p: W) -> B_co: ...
     def alloc_order(self, p: W) -> W: ...
     def cached_mt(self, p: W) -> W: ...
+    def block_mt(self, p: W) -> W: ...
 
 
 class Counts(Protocol, Generic[W_co, B_co]):
@@ -142,8 +181,9 @@ class Invariant:
     ``step_sites`` says at which pfns of a step's record a page invariant is instantiated:
     ``touched`` (every pfn the record names), ``added`` (blocks put on a list or handed out),
     ``free_added``, ``pcp_added``.  The frame argument: an instance reads the pfn's own state
-    (and, for ``buddies_merged``, its buddy's, a symmetric relation), so it can only turn
-    false where that state was set.
+    (and, for ``buddies_merged``, its buddy's, a symmetric relation) and its pageblock's type
+    (which only a retype changes, and ``retype_keeps_cma_isolate`` keeps it as the
+    invariants need), so it can only turn false where that state was set.
     """
 
     name: str
@@ -281,6 +321,34 @@ def pcp_list_matches_cached_mt(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any
     )
 
 
+def no_isolated_pageblocks(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any) -> Any:
+    """No pageblock is MIGRATE_ISOLATE and no free block sits on an ISOLATE list: the model
+    has no isolation request (so ``nr_isolate_pageblock`` stays 0)."""
+    iso = ops.val(MIGRATE_ISOLATE)
+    return ops.and_(
+        ops.ult(S.block_mt(p), iso),
+        implies(ops, S.on_free(p), ops.ult(S.free_mt(p), iso)),
+    )
+
+
+def cma_pageblocks_whole(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any) -> Any:
+    """A pageblock is CMA exactly when the first pageblock of its max-order block is."""
+    window = p & ~((ops.val(1) << ops.val(S.max_order - 1)) - ops.val(1))
+    cma = ops.val(MIGRATE_CMA)
+    return iff(ops, ops.eq(S.block_mt(p), cma), ops.eq(S.block_mt(window), cma))
+
+
+def cma_lists_match_pageblocks(ops: Ops[Any, Any], S: PageView[Any, Any], p: Any) -> Any:
+    """A free block is on a CMA list, and a pcp page caches the CMA type, exactly when its
+    pageblock is CMA."""
+    cma = ops.val(MIGRATE_CMA)
+    in_cma = ops.eq(S.block_mt(p), cma)
+    return ops.and_(
+        implies(ops, S.on_free(p), iff(ops, ops.eq(S.free_mt(p), cma), in_cma)),
+        implies(ops, S.on_pcp(p), iff(ops, ops.eq(S.cached_mt(p), cma), in_cma)),
+    )
+
+
 # -- count invariants --------------------------------------------------------------------
 
 
@@ -357,6 +425,15 @@ INVARIANTS: tuple[Invariant, ...] = (
               "free_hot_cold_page/rmqueue_bulk; semantics §11.3",
               pcp_list_matches_cached_mt.__doc__ or "", "page", pcp_list_matches_cached_mt,
               step_sites="pcp_added"),
+    Invariant("no_isolated_pageblocks", "nr_isolate_pageblock == 0; semantics §2.2",
+              no_isolated_pageblocks.__doc__ or "", "page", no_isolated_pageblocks,
+              step_sites="free_added"),
+    Invariant("cma_pageblocks_whole", "init_cma_reserved_pageblock; protocol.md boot",
+              cma_pageblocks_whole.__doc__ or "", "page", cma_pageblocks_whole,
+              per_step=False),
+    Invariant("cma_lists_match_pageblocks", "__free_one_page/free_hot_cold_page; §7.3",
+              cma_lists_match_pageblocks.__doc__ or "", "page", cma_lists_match_pageblocks,
+              step_sites="added"),
     Invariant("nr_free_matches_lists", "struct free_area; semantics §7.3",
               nr_free_matches_lists.__doc__ or "", "count", nr_free_matches_lists,
               "order", True),
@@ -395,13 +472,45 @@ def conjunction(invs: tuple[Invariant, ...]) -> Callable[..., Any]:
 PAGE_INVARIANTS = tuple(i for i in INVARIANTS if i.kind == "page")
 COUNT_INVARIANTS = tuple(i for i in INVARIANTS if i.kind == "count")
 
+
+class _ReadsPageblocks:
+    """A PageView on ints that reads 0 everywhere and notes whether ``block_mt`` was read."""
+
+    start, end, cpus = 0, 1 << 20, 1
+
+    def __init__(self, max_order: int) -> None:
+        self.max_order = max_order
+        self.read = False
+
+    def block_mt(self, p: int) -> int:
+        self.read = True
+        return 0
+
+    def __getattr__(self, name: str) -> Callable[[int], int]:
+        return lambda p: 0
+
+
+def reads_pageblocks(inv: Invariant, max_order: int = 11) -> bool:
+    """Whether a page invariant's formula reads ``S.block_mt`` (traced on ints: every
+    accessor call of a formula happens whatever the values, the backend being eager)."""
+    view = _ReadsPageblocks(max_order)
+    inv.formula(INT_OPS, view, 0)
+    return view.read
+
+
+# The page invariants a state without pageblock types cannot judge (reported states without
+# the state-detail extension skip them).
+PAGEBLOCK_INVARIANTS = tuple(i for i in PAGE_INVARIANTS if reads_pageblocks(i))
+
 __all__ = [
     "BY_NAME",
     "COUNT_INVARIANTS",
     "INVARIANTS",
+    "PAGEBLOCK_INVARIANTS",
     "PAGE_INVARIANTS",
     "Counts",
     "Invariant",
     "PageView",
     "conjunction",
+    "reads_pageblocks",
 ]

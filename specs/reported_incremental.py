@@ -14,24 +14,10 @@ from typing import Any
 
 from rmqueue.model.config import ZoneConfig
 
+from ._reported_state import _cover, _evaluate_all, _page_failures, _state_violations
+from ._reported_step import _free_set_change, _free_set_verdict, _post_allocated, _transition
+from ._reported_view import _MT, Lists, ReportedView, _build, _Index, _raw, _state_counts
 from .errors import Violation
-from .reported import (
-    _MT,
-    Lists,
-    ReportedView,
-    _build,
-    _cover,
-    _evaluate_all,
-    _free_set_change,
-    _free_set_verdict,
-    _Index,
-    _page_failures,
-    _post_allocated,
-    _raw,
-    _state_counts,
-    _state_violations,
-    _transition,
-)
 
 __all__ = ["ReportedChecker"]
 
@@ -44,9 +30,10 @@ class ReportedChecker:
     instance at ``p`` reads the facts at ``p``, at ``p``'s aligned ancestors (p rounded down
     to 2^j, j < max_order: ``blocks_disjoint``, which only asks whether the ancestor's
     block reaches ``p``) and at ``p ^ 2^k`` where k < max_order - 1 is ``p``'s free order
-    (``buddies_merged``), so elsewhere it keeps its value.  A state with a malformed or
-    duplicated entry or a pfn on two lists is checked in full.  Same results as the
-    functions (tests/specs/test_reported_incremental.py)."""
+    (``buddies_merged``), so elsewhere it keeps its value; and the pageblock types, so a
+    state whose reported ``pageblocks`` differ from the last one's is checked in full.  A
+    state with a malformed or duplicated entry or a pfn on two lists is checked in full.
+    Same results as the functions (tests/specs/test_reported_incremental.py)."""
 
     def __init__(self, config: ZoneConfig) -> None:
         self.config = config
@@ -168,6 +155,8 @@ def _update(
     may have changed; None when either state is not clean (then build it in full)."""
     if base.lists is None or base.out or ("pcp" in state) != base.pcp_present:
         return None
+    if state.get("pageblocks") != base.pb_raw:
+        return None  # a retype changes block_mt at every pfn of the pageblock: in full
     raw = state.get("free_area", _EMPTY), state.get("pcp", _EMPTY)
     braw, bkeys = base.raw, base.keys
     if braw is not None and braw == raw and allocated == base.v.alloc:
@@ -218,11 +207,12 @@ def _update(
             delta.add(p)
             if p in A and (p in F or p in P):
                 return None
-    v.free, v.pcp, v.alloc = F, P, A
+    v.free, v.pcp, v.alloc, v.pb = F, P, A, base.v.pb
     copies = dict(old)  # the unchanged lists are equal to base's copies
     for k in changed:
         if k in lists:
             copies[k] = list(lists[k])
         else:
             del copies[k]
-    return _Index(v, [], copies, base.pcp_present, raw=_raw(state), keys=keys), delta
+    return _Index(v, [], copies, base.pcp_present, raw=_raw(state), keys=keys,
+                  pb_raw=base.pb_raw), delta

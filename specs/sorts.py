@@ -27,6 +27,7 @@ PAGE_FIELDS: dict[str, tuple[int, int]] = {
     "allocated": (34, 1),
     "alloc_order": (35, 5),
     "cached_mt": (40, 3),
+    "block_mt": (43, 3),  # the type of the page's pageblock (``get_pageblock_migratetype``)
 }
 
 __all__ = ["ORDER_LIMIT", "PAGE_FIELDS", "PFN_LIMIT", "WORD_BITS"]

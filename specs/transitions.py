@@ -22,6 +22,13 @@ else is assumed unchanged (the periodic full check validates that assumption).
   (own type, its fallbacks, RESERVE, CMA for MOVABLE; this CPU's pcp list at order 0) holds a
   block of the requested order or more.  The step's record must then also be conserving.
 * ``drain_empties_pcp``: after a drain that CPU has no pcp page and a zero count.
+* ``retype_keeps_cma_isolate``: each pageblock the step retypes (``Transition.retyped``)
+  had the old type the record names and has the new one after the step, neither is
+  MIGRATE_ISOLATE, and it is CMA after exactly when it was before.  With it the pageblock
+  invariants (which read ``block_mt`` at every pfn of a retyped pageblock) need no instance
+  off the record.  A pageblock retyped more than once in one step is judged by its first
+  old and last new type (the record's links must chain: each entry's old type is the type
+  the previous one set).
 
 The linear count invariants of :mod:`rmqueue.specs.invariants` are checked on the
 difference accessor (post minus pre), and the page invariants at every pfn the record names.
@@ -36,12 +43,13 @@ from rmqueue.model.buddy import Ops, block_inside, is_aligned
 from rmqueue.model.types import (
     FALLBACKS,
     MIGRATE_CMA,
+    MIGRATE_ISOLATE,
     MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
     MIGRATE_RESERVE,
 )
 
-from .invariants import PageView
+from .invariants import PageView, iff, in_zone
 
 
 class Events(Protocol):
@@ -142,6 +150,25 @@ def drain_empties_pcp(ops: Ops[Any, Any], L: ListsEmpty, count: Any, cpu: int) -
     )
 
 
+def retype_keeps_cma_isolate(
+    ops: Ops[Any, Any], S: PageView[Any, Any], p: Any, was: Any, old: Any, new: Any
+) -> Any:
+    """A pageblock retype keeps CMA pageblocks CMA and the others not CMA, and isolates
+    nothing: ``p`` is a pfn of the retyped pageblock inside the zone, ``was`` its type before
+    the step (the checker's shadow), ``old -> new`` the record's retype; the post state
+    ``S`` has type ``new`` there."""
+    iso = ops.val(MIGRATE_ISOLATE)
+    cma = ops.val(MIGRATE_CMA)
+    return ops.and_(
+        in_zone(ops, S, p),
+        ops.eq(old, was),
+        ops.eq(S.block_mt(p), new),
+        ops.ult(old, iso),
+        ops.ult(new, iso),
+        iff(ops, ops.eq(old, cma), ops.eq(new, cma)),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TransitionCheck:
     """One named transition predicate (names appear in violations like invariant names)."""
@@ -162,6 +189,9 @@ TRANSITION_CHECKS: tuple[TransitionCheck, ...] = (
     TransitionCheck("alloc_failure_justified", "__rmqueue v4.3; semantics §11.4",
                     alloc_failure_justified.__doc__ or ""),
     TransitionCheck("drain_empties_pcp", "drain_pages v4.3", drain_empties_pcp.__doc__ or ""),
+    TransitionCheck("retype_keeps_cma_isolate",
+                    "set_pageblock_migratetype/steal_suitable_fallback v4.3; semantics §2.2",
+                    retype_keeps_cma_isolate.__doc__ or ""),
 )
 
 __all__ = [
@@ -176,5 +206,6 @@ __all__ = [
     "free_result_valid",
     "pages_conserved",
     "pcp_list_delta_consistent",
+    "retype_keeps_cma_isolate",
     "usable_types",
 ]

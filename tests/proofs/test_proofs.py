@@ -99,6 +99,38 @@ def test_frame_lemma() -> None:
     assert all(v == "proved" for v in results.values()), results
 
 
+@pytest.mark.parametrize(
+    ("dropped", "broken"),
+    [("cma", {"cma_pageblocks_whole", "cma_lists_match_pageblocks"}),
+     ("isolate", {"no_isolated_pageblocks"}),
+     ("shadow", {"cma_pageblocks_whole", "cma_lists_match_pageblocks"}),
+     ("post", {"cma_pageblocks_whole", "cma_lists_match_pageblocks",
+               "no_isolated_pageblocks"})],
+)
+def test_frame_lemma_needs_the_retype_predicate(dropped: str, broken: set[str]) -> None:
+    """With a clause of ``retype_keeps_cma_isolate`` dropped (CMA kept, ISOLATE refused, the
+    old type being the pre-state's, the new one the post-state's), the frame lemmas of the
+    pageblock invariants that need it fail."""
+    from typing import Any
+
+    from rmqueue.model.types import MIGRATE_CMA, MIGRATE_ISOLATE
+    from rmqueue.proofs.frame import page_frame
+    from rmqueue.specs.invariants import BY_NAME, PAGEBLOCK_INVARIANTS, iff, in_zone
+
+    def weak(ops: Any, S: Any, p: Any, was: Any, old: Any, new: Any) -> Any:
+        iso, cma = ops.val(MIGRATE_ISOLATE), ops.val(MIGRATE_CMA)
+        clauses = {"zone": in_zone(ops, S, p), "shadow": ops.eq(old, was),
+                   "post": ops.eq(S.block_mt(p), new),
+                   "isolate": ops.and_(ops.ult(old, iso), ops.ult(new, iso)),
+                   "cma": iff(ops, ops.eq(old, cma), ops.eq(new, cma))}
+        return ops.and_(*(c for k, c in clauses.items() if k != dropped))
+
+    got = {inv.name: page_frame(inv, SMALL, 30000, weak) for inv in PAGEBLOCK_INVARIANTS}
+    assert {n for n, r in got.items() if r == "counterexample"} == broken, got
+    assert all(r == "proved" for n, r in got.items() if n not in broken), got
+    assert page_frame(BY_NAME["buddies_merged"], SMALL, 30000, weak) == "proved"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("ob", rows((SMALL,)), ids=lambda ob: ob.id)
 def test_every_row_small(ob: Obligation) -> None:

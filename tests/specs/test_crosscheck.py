@@ -36,15 +36,18 @@ from rmqueue.specs.sorts import PAGE_FIELDS
 
 S0, N, MO, CPUS = 40, 64, 5, 2
 NFL = MO * 6
+PBO = 4  # pageblocks of 16 pages: the first one (32..47) starts below the zone
+PB0 = S0 >> PBO
+NPB = ((S0 + N - 1) >> PBO) - PB0 + 1
 
 
 class ArrayView:
     """PageView on ints over plain arrays, with the packed word's conventions: a field that
     is not meaningful reads 0, and a pfn outside the zone holds nothing."""
 
-    def __init__(self, lo: Any, bo: Any, ao: Any, cm: Any) -> None:
+    def __init__(self, lo: Any, bo: Any, ao: Any, cm: Any, pb: Any) -> None:
         self.start, self.end, self.max_order, self.cpus = S0, S0 + N, MO, CPUS
-        self.lo, self.bo, self.ao, self.cm = lo, bo, ao, cm
+        self.lo, self.bo, self.ao, self.cm, self.pb = lo, bo, ao, cm, pb
 
     def _g(self, arr: Any, p: int, default: int = -1) -> int:
         return int(arr[p - S0]) if S0 <= p < S0 + N else default
@@ -81,6 +84,9 @@ class ArrayView:
 
     def cached_mt(self, p: int) -> int:
         return self._g(self.cm, p, 0)
+
+    def block_mt(self, p: int) -> int:
+        return int(self.pb[(p >> PBO) - PB0]) if S0 <= p < S0 + N else 0
 
 
 class Z3View:
@@ -131,8 +137,11 @@ class Z3View:
     def cached_mt(self, p: Any) -> Any:
         return self._f(p, "cached_mt")
 
+    def block_mt(self, p: Any) -> Any:
+        return self._f(p, "block_mt")
 
-def random_state(rnd: random.Random) -> tuple[Any, Any, Any, Any]:
+
+def random_state(rnd: random.Random) -> tuple[Any, Any, Any, Any, Any]:
     def pick(lo: int, hi: int, p_none: float) -> int:
         return -1 if rnd.random() < p_none else rnd.randrange(lo, hi)
 
@@ -141,17 +150,23 @@ def random_state(rnd: random.Random) -> tuple[Any, Any, Any, Any]:
                      (lo[i] // 6 if 0 <= lo[i] < NFL else -1) for i in range(N)])
     ao = array("b", [pick(0, MO, 0.8) for _ in range(N)])
     cm = array("b", [rnd.randrange(0, 6) for _ in range(N)])
-    return lo, bo, ao, cm
+    pb = array("b", [rnd.choice([0, 2, 2, 3, 4, 4, 5]) for _ in range(NPB)])
+    return lo, bo, ao, cm, pb
+
+
+def evaluators(lo: Any, bo: Any, ao: Any, cm: Any, pb: Any) -> tuple[Any, ...]:
+    """The compiled formulas' names, the packed words, and the int and z3 views."""
+    env = {"LO": lo, "BO": bo, "AO": ao, "CM": cm, "S0": S0, "SE": S0 + N, "NCPU": CPUS,
+           "NFL": NFL, "RD": lambda p: p, "PBM": pb, "PBO": PBO, "PB0": PB0}
+    words = {S0 + i: pack_page(bo[i], lo[i], ao[i], cm[i], NFL, pb[((S0 + i) >> PBO) - PB0])
+             for i in range(N)}
+    return env, words, ArrayView(lo, bo, ao, cm, pb), Z3View(words)
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_page_formulas_agree_on_four_evaluators(seed: int) -> None:
     rnd = random.Random(seed)
-    lo, bo, ao, cm = random_state(rnd)
-    env = {"LO": lo, "BO": bo, "AO": ao, "CM": cm, "S0": S0, "SE": S0 + N, "NCPU": CPUS,
-           "NFL": NFL, "RD": lambda p: p}
-    words = {S0 + i: pack_page(bo[i], lo[i], ao[i], cm[i], NFL) for i in range(N)}
-    iv, zv = ArrayView(lo, bo, ao, cm), Z3View(words)
+    env, words, iv, zv = evaluators(*random_state(rnd))
     session = SmtSession()
     view = SmtPageView(S0, S0 + N, CPUS, MO)
     chain = store_chain(sorted(words.items()))
@@ -173,17 +188,19 @@ def test_page_formulas_agree_on_four_evaluators(seed: int) -> None:
             outcomes.add((inv.name, a))
     # both answers occurred for every invariant across the random state
     if seed == 0:
-        assert {n for n, v in outcomes if not v} >= {"block_aligned", "blocks_disjoint"}
+        assert {n for n, v in outcomes if not v} >= {"block_aligned", "blocks_disjoint",
+                                                      "no_isolated_pageblocks",
+                                                      "cma_pageblocks_whole",
+                                                      "cma_lists_match_pageblocks"}
+        assert {n for n, v in outcomes if v} >= {"no_isolated_pageblocks",
+                                                  "cma_pageblocks_whole",
+                                                  "cma_lists_match_pageblocks"}
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_step_formulas_agree(seed: int) -> None:
     rnd = random.Random(100 + seed)
-    lo, bo, ao, cm = random_state(rnd)
-    env = {"LO": lo, "BO": bo, "AO": ao, "CM": cm, "S0": S0, "SE": S0 + N, "NCPU": CPUS,
-           "NFL": NFL, "RD": lambda p: p}
-    words = {S0 + i: pack_page(bo[i], lo[i], ao[i], cm[i], NFL) for i in range(N)}
-    iv, zv = ArrayView(lo, bo, ao, cm), Z3View(words)
+    env, words, iv, zv = evaluators(*random_state(rnd))
     session = SmtSession()
     view = SmtPageView(S0, S0 + N, CPUS, MO)
     chain = store_chain(sorted(words.items()))
@@ -192,21 +209,29 @@ def test_step_formulas_agree(seed: int) -> None:
         ("ldc_free", T.free_list_delta_consistent, four),
         ("ldc_pcp", T.pcp_list_delta_consistent, four),
         ("alloc_ok", T.alloc_result_valid, ("p", "k")),
+        ("retype", T.retype_keeps_cma_isolate, ("p", "was", "old", "new")),
     ):
         fast = compile_page_formula(formula, MO, env, params=params)
         session.run(smt_page_macro(name, formula, view, params))
-        cases = [(rnd.randrange(S0, S0 + N),
-                  *[rnd.choice([-1, 0, 1, 2] if n == "net" else [0, 1, 2, 3])
-                    for n in params[1:]]) for _ in range(60)]
+        values = {"net": [-1, 0, 1, 2], "was": [0, 2, 4, 5], "old": [0, 2, 4, 5],
+                  "new": [0, 2, 4, 5]}
+        cases = [(rnd.randrange(S0 - 4, S0 + N + 4) if name == "retype" else
+                  rnd.randrange(S0, S0 + N),
+                  *[rnd.choice(values.get(n, [0, 1, 2, 3])) for n in params[1:]])
+                 for _ in range(60 if name != "retype" else 400)]
         script = "".join(
             f"(push)(assert (not (let ((m {chain})) ({name} m {' '.join(lit(x) for x in c)}))))"
             "(check-sat)(pop)\n" for c in cases)
         smt = session.run(script).split()
+        answers = set()
         for c, ans in zip(cases, smt, strict=True):
             a = bool(fast(*c))
             b = bool(formula(INT_OPS, iv, *c))
             z = evaluate(formula(BV_OPS, zv, *(BV_OPS.val(x) for x in c)))
             assert a == b == z == (ans == "unsat"), (name, c, a, b, z, ans)
+            answers.add(a)
+        if name == "retype":  # (the others are mostly false on random states)
+            assert answers == {True, False}, name
 
 
 @pytest.mark.parametrize("seed", range(3))

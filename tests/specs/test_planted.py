@@ -13,7 +13,13 @@ import pytest
 from specs_helpers import BACKENDS, make_checker
 
 from rmqueue.model import Allocator
-from rmqueue.model.types import MIGRATE_TYPES, MIGRATE_UNMOVABLE
+from rmqueue.model.types import (
+    MIGRATE_CMA,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
+    MIGRATE_TYPES,
+    MIGRATE_UNMOVABLE,
+)
 from rmqueue.model.vmstat import NR_ALLOC_BATCH, NR_FREE_CMA_PAGES, NR_FREE_PAGES, PGFREE
 from rmqueue.model.zone import Zone
 from rmqueue.specs import INVARIANTS, InvariantViolation
@@ -124,12 +130,44 @@ def plant_fair(z: Zone) -> dict[str, Any]:
     return {}
 
 
+def first_pfn(z: Zone, index: int) -> int:
+    """The first pfn inside the zone of pageblock ``index`` (from the zone's first)."""
+    pbo = z.pageblock_order
+    return max(z.zone_start_pfn, ((z.zone_start_pfn >> pbo) + index) << pbo)
+
+
+def plant_isolated_pageblock(z: Zone) -> dict[str, Any]:
+    index = list(z.pageblock_mt).index(MIGRATE_MOVABLE)
+    z.pageblock_mt[index] = MIGRATE_ISOLATE
+    return {"pfns": first_pfn(z, index)}
+
+
+def plant_cma_split(z: Zone) -> dict[str, Any]:
+    # the second pageblock of a CMA max-order block stops being CMA
+    types = list(z.pageblock_mt)
+    index = types.index(MIGRATE_CMA) + 1
+    assert types[index] == MIGRATE_CMA
+    z.pageblock_mt[index] = MIGRATE_MOVABLE
+    return {"pfns": first_pfn(z, index)}
+
+
+def plant_cma_block_off_cma_list(z: Zone) -> dict[str, Any]:
+    for o in range(z.max_order - 1, -1, -1):
+        for pfn in z.free_list(o, MIGRATE_CMA):
+            relink(z, pfn, o, MIGRATE_MOVABLE)
+            return {"pfns": pfn, "lists": {"free_area": o, "migratetype": MIGRATE_MOVABLE}}
+    raise AssertionError("no free CMA block")
+
+
 PLANTS: dict[str, Callable[[Zone], dict[str, Any]]] = {
     "block_aligned": plant_block_aligned,
     "blocks_disjoint": plant_blocks_disjoint,
     "buddy_flag_on_free_heads": plant_buddy_flag,
     "buddies_merged": plant_buddies_merged,
     "pcp_list_matches_cached_mt": plant_pcp_cached,
+    "no_isolated_pageblocks": plant_isolated_pageblock,
+    "cma_pageblocks_whole": plant_cma_split,
+    "cma_lists_match_pageblocks": plant_cma_block_off_cma_list,
     "nr_free_matches_lists": plant_nr_free,
     "free_pages_conserved": plant_free_pages,
     "free_cma_pages_conserved": plant_free_cma,
@@ -169,7 +207,7 @@ def test_full_check_names_the_planted_invariant(
 @pytest.mark.parametrize(
     "name",
     ["block_aligned", "buddy_flag_on_free_heads", "buddies_merged",
-     "pcp_list_matches_cached_mt"],
+     "pcp_list_matches_cached_mt", "no_isolated_pageblocks", "cma_lists_match_pageblocks"],
 )
 def test_step_check_names_a_planted_page_invariant(
     name: str, backend: str, busy: tuple[Allocator, StepChecker, list[tuple[int, int]]]
@@ -179,8 +217,13 @@ def test_step_check_names_a_planted_page_invariant(
     chk = make_checker(a, backend)
     want = PLANTS[name](a.zone)
     pfn = want["pfns"]
-    # any step; the corrupt pfn is then named by it (an add and a del that cancel out)
-    rec = a.alloc(1, 5, ["GFP_KERNEL"])
+    # any step; the corrupt pfn is then named by it (an add and a del that cancel out).  (A
+    # CMA block on a MOVABLE list would be stolen by an UNMOVABLE alloc, which the retype
+    # predicate refuses first: that plant's step is a drain.)
+    if name == "cma_lists_match_pageblocks":
+        rec = a.drain(1)
+    else:
+        rec = a.alloc(1, 5, ["GFP_KERNEL"])
     if name == "pcp_list_matches_cached_mt":
         rec.pcp_add.append((0, 0, pfn))
         rec.pcp_del.append((0, 0, pfn))

@@ -190,3 +190,69 @@ def test_refused_request_must_change_nothing(steps: list[tuple[Any, ...]]) -> No
     assert check_transition(SMALL, pre, pre_alloc, req, refused, pre) == []
     assert "pages_conserved" in names(check_transition(SMALL, pre, pre_alloc, req, refused,
                                                        post))
+
+
+PB_CFG = ZoneConfig(pages=64, max_order=4, pageblock_order=2, cpus=1)
+
+
+def pb_state(pageblocks: list[str] | None) -> tuple[dict[str, Any], dict[int, int]]:
+    """A small state: one max-order block at 8 whose second half (pageblocks 2, 3: pfns
+    8..15) holds a free CMA block at 12; the block at 8 is allocated."""
+    free = [{"order": 3, "migratetype": "Movable", "pfns": [0, 16, 24, 32, 40, 48, 56]},
+            {"order": 2, "migratetype": "CMA", "pfns": [12]}]
+    state: dict[str, Any] = {"free_area": free}
+    if pageblocks is not None:
+        state["pageblocks"] = pageblocks
+    return state, {8: 2}
+
+
+def test_pageblock_invariants_on_reported_pageblocks() -> None:
+    good = ["Movable"] * 16
+    good[2] = good[3] = "CMA"
+    assert check_state(PB_CFG, *pb_state(good)) == []
+    # pageblock 2 not CMA: the max-order block at 8 is half CMA (its CMA pageblock 3 holds
+    # the head 12); with pageblock 3 not CMA instead, the free block at 12 is on a CMA list
+    half = list(good)
+    half[2] = "Movable"
+    vs = check_state(PB_CFG, *pb_state(half))
+    assert names(vs) == {"cma_pageblocks_whole"} and vs[0].details["pfns"] == [12]
+    half = list(good)
+    half[3] = "Movable"
+    vs = check_state(PB_CFG, *pb_state(half))
+    assert names(vs) == {"cma_pageblocks_whole", "cma_lists_match_pageblocks"}
+    assert all(v.details["pfns"] == [12] for v in vs)
+    iso = list(good)
+    iso[0] = "Isolate"
+    vs = check_state(PB_CFG, *pb_state(iso))
+    assert names(vs) == {"no_isolated_pageblocks"} and vs[0].details["pfns"] == [0]
+    # a malformed list of pageblock types is a finding, never guessed around
+    vs = check_state(PB_CFG, *pb_state(good[:5]))
+    assert names(vs) == {"reported_state_wellformed"}
+
+
+def test_pageblock_invariants_are_skipped_without_pageblocks() -> None:
+    """Without state-detail's pageblock types the three pageblock invariants are not judged:
+    the broken states above pass them (nothing made up), the rest is still checked."""
+    assert check_state(PB_CFG, *pb_state(None)) == []
+    s, alloc = pb_state(None)
+    s["free_area"][1]["migratetype"] = "Isolate"  # would break no_isolated_pageblocks
+    assert check_state(PB_CFG, s, alloc) == []
+    s["free_area"][1]["pfns"] = [13]
+    assert names(check_state(PB_CFG, s, alloc)) >= {"block_aligned"}
+
+
+def test_reported_cma_retypes_are_named(steps: list[tuple[Any, ...]]) -> None:
+    pre, pre_alloc, req, resp, post, _ = _last(steps, "free")
+    assert check_transition(SMALL, pre, pre_alloc, req, resp, post) == []
+    cma = post["pageblocks"].index("CMA")
+    movable = post["pageblocks"].index("Movable")
+    for index, now in ((cma, "Movable"), (movable, "CMA"), (movable, "Isolate")):
+        p2 = copy.deepcopy(post)
+        p2["pageblocks"][index] = now
+        vs = [v for v in check_transition(SMALL, pre, pre_alloc, req, resp, p2)
+              if v.invariant == "retype_keeps_cma_isolate"]
+        assert vs and vs[0].details["pageblocks"] == [index], (index, now)
+        assert vs[0].details["pfns"] == [max(SMALL.start_pfn, index << SMALL.pageblock_order)]
+    p2 = copy.deepcopy(post)
+    p2["pageblocks"][movable] = "Unmovable"  # a steal's retype: allowed
+    assert check_transition(SMALL, pre, pre_alloc, req, resp, p2) == []

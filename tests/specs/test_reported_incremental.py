@@ -14,14 +14,9 @@ from specs_helpers import SMALL
 from rmqueue.model import Allocator, ZoneConfig
 from rmqueue.model.buddy import INT_OPS
 from rmqueue.model.snapshot import state_json
+from rmqueue.specs._reported_state import _page_checks, judged_page_invariants
 from rmqueue.specs.check import coverage_mismatch
-from rmqueue.specs.invariants import PAGE_INVARIANTS
-from rmqueue.specs.reported import (
-    _page_checks,
-    build_view,
-    check_state,
-    check_transition,
-)
+from rmqueue.specs.reported import build_view, check_state, check_transition
 from rmqueue.specs.reported_incremental import ReportedChecker
 
 TINY = ZoneConfig.from_json({"zone": {"name": "Normal", "start_pfn": 0, "pages": 128},
@@ -38,7 +33,7 @@ def corrupt(rnd: random.Random, cfg: ZoneConfig, s: dict[str, Any],
     """One random breakage of a reported state (or of the allocated blocks)."""
     s, alloc = copy.deepcopy(s), dict(alloc)
     lists = [e for e in s["free_area"] + s["pcp"] if e["pfns"]]
-    kind = rnd.randrange(12)
+    kind = rnd.randrange(14)
     if kind == 0 and lists:  # drop a pfn
         e = rnd.choice(lists)
         e["pfns"].pop(rnd.randrange(len(e["pfns"])))
@@ -87,6 +82,10 @@ def corrupt(rnd: random.Random, cfg: ZoneConfig, s: dict[str, Any],
                 else:
                     s["free_area"].append({"order": o, "migratetype": mt, "pfns": [a]})
                 break
+    elif kind == 12 and "pageblocks" in s:  # a pageblock's type (a retype, good or bad)
+        s["pageblocks"][rnd.randrange(len(s["pageblocks"]))] = rnd.choice(NAMES)
+    elif kind == 13:  # no pageblock types (the pageblock invariants are then skipped)
+        s.pop("pageblocks", None)
     return s, alloc
 
 
@@ -167,24 +166,26 @@ def test_compiled_page_formulas_match_int_ops(cfg: ZoneConfig) -> None:
     """The derived fast path (formulas compiled over the view's dicts) against the formulas
     themselves on INT_OPS, at every head and around it."""
     rnd = random.Random(3)
-    failing, each = _page_checks(cfg.max_order, cfg.start_pfn, cfg.end_pfn, cfg.cpus)
     seen_false = 0
     for pre, pre_alloc, *_ in run(cfg, 200, 3):
         s, alloc = pre, pre_alloc
         for _ in range(rnd.randrange(3)):
             s, alloc = corrupt(rnd, cfg, s, alloc)
         v = build_view(cfg, s, alloc)[0]
+        pbo = None if v.pb is None else cfg.pageblock_order
+        failing, each = _page_checks(cfg.max_order, cfg.start_pfn, cfg.end_pfn, cfg.cpus, pbo)
+        invs = judged_page_invariants(v.pb is not None)
         heads = sorted({*v.free, *v.pcp, *v.alloc})
         pfns = heads + [rnd.randrange(cfg.start_pfn - 8, cfg.end_pfn + 8) for _ in range(8)]
-        for (name, f), inv in zip(each, PAGE_INVARIANTS, strict=True):
+        for (name, f), inv in zip(each, invs, strict=True):
             assert name == inv.name
             for p in pfns:
                 want = bool(inv.formula(INT_OPS, v, p))
-                assert bool(f(p, v.free, v.pcp, v.alloc)) == want, (name, p)
+                assert bool(f(p, v.free, v.pcp, v.alloc, v.pb)) == want, (name, p)
                 seen_false += not want
         want_failing = [p for p in heads
-                        if not all(inv.formula(INT_OPS, v, p) for inv in PAGE_INVARIANTS)]
-        assert failing(heads, v.free, v.pcp, v.alloc) == want_failing
+                        if not all(inv.formula(INT_OPS, v, p) for inv in invs)]
+        assert failing(heads, v.free, v.pcp, v.alloc, v.pb) == want_failing
     assert seen_false > 10
 
 

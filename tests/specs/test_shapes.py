@@ -51,8 +51,15 @@ def _break(rnd: random.Random, a: Allocator, pfn: int, cpu: int) -> Any:
     """Corrupt one piece of the post state a shape check reads; return an undo."""
     z = a.zone
     i = pfn - z.zone_start_pfn
-    what = rnd.randrange(8)
-    if what < 4:
+    what = rnd.randrange(9)
+    if what == 8:  # the type of the page's pageblock (cma_lists_match_pageblocks reads it)
+        pb = z.pageblock_index(pfn)
+        old = z.pageblock_mt[pb]
+        z.pageblock_mt[pb] = rnd.choice([0, 2, 3, 4, 5])
+
+        def undo() -> None:
+            z.pageblock_mt[pb] = old
+    elif what < 4:
         arr = (z.list_of, z.buddy_order, z.alloc_order, z.cached_mt)[what]
         old = arr[i]
         arr[i] = rnd.choice([-1, 0, 1, 2, 3, 4, 5, 6, old + 1, z.nr_free_lists,
@@ -200,6 +207,7 @@ def test_solver_pair_macros_match_array_macros(seed: int) -> None:
         pfn = rnd.randrange(z.spanned_pages)
         for arr in rnd.sample([z.list_of, z.buddy_order, z.alloc_order, z.cached_mt], 2):
             arr[pfn ^ rnd.choice([0, 0, 1, 2, 4])] = rnd.choice([-1, 0, 1, 2, 3, 5, 7, 30])
+        z.pageblock_mt[z.pageblock_index(pfn + z.zone_start_pfn)] = rnd.choice([0, 2, 4, 5])
         smt._words = {}
         calls: list[tuple[str, Any, tuple[int, ...]]] = []
         for s in sites:
@@ -210,6 +218,7 @@ def test_solver_pair_macros_match_array_macros(seed: int) -> None:
                                                 rnd.choice([-1, 1]))))
         calls.append(("alloc_ok", smt._res[0], (pfn, rnd.randrange(3))))
         calls.append(("free_ok", smt._res[1], (pfn, 0)))
+        calls.append(("retype", smt._rt, (pfn, *(rnd.choice([0, 2, 4, 5]) for _ in "won"))))
         pair, array = "".join(smt._defs), ""
         smt._defs = []
         for mac, fn, args in calls:
