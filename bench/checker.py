@@ -5,7 +5,11 @@
 Prints one JSON object: ``unchecked_ops_per_s``, ``fast_checked_ops_per_s`` and
 ``z3_checked_ops_per_s``, each a map from zone size in pages to transitions per second, all
 measured in this run on the same recorded workload (the same operations replayed on a fresh
-zone each time; only the allocator and checker calls are timed).
+zone each time; only the allocator and checker calls are timed).  Unchecked and fast-checked
+runs are interleaved (``--rounds``) and the best of each kept; ``fast_ratio`` is their ratio
+per size, ``fast_check_us_per_step`` what the check adds to a step, and
+``fast_check_cost_growth`` that cost at the last size over the first (the flatness target).
+``fast_evaluator`` says whether the C record checks were built (``c``) or not (``python``).
 """
 
 from __future__ import annotations
@@ -112,6 +116,12 @@ def main() -> None:
         out["fast_checked_ops_per_s"][key] = round(max(fast))
         out["fast_ratio"][key] = round(max(fast) / max(plain), 3)
         out["z3_checked_ops_per_s"][key] = round(replay(cfg, ops, "z3"))
+        # what checking adds to one step, for the flatness target (cost at the largest
+        # size over the cost at the smallest)
+        out.setdefault("fast_check_us_per_step", {})[key] = round(
+            1e6 / max(fast) - 1e6 / max(plain), 3)
+    costs = list(out["fast_check_us_per_step"].values())
+    out["fast_check_cost_growth"] = round(costs[-1] / costs[0], 3)
     print(json.dumps(out))
 
 
