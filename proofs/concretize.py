@@ -1,0 +1,402 @@
+"""A Z3 counterexample turned into a model state and replayed: the violation, for real.
+
+:func:`transfer` proves the phase a planted bug breaks (:data:`~rmqueue.proofs.replay.
+BUG_SITES`), keeps the failing query (hypotheses, case, negated subgoal), and asks Z3 once
+more for a model of that same query plus three groups of facts:
+
+* **a real zone**: the *real* pre-state ``R`` of the operation (see below) has ``n`` pages
+  from its start, every invariant (registry and requested) at every one of those pfns, every
+  count invariant, and ghost lengths equal to the number of members
+  (:func:`rmqueue.proofs.concrete.finite_zone`): so ``R`` read out of the model is a zone;
+* **realizability** (per phase, :data:`REALIZE`): what it takes for one model operation from
+  ``R`` to run through the counterexample's step;
+* **pins** to the first counterexample's own values, in tiers: ``exact`` (zone start and
+  size, every phase term, the pfns the step touches and their page state, pcp
+  count/high/batch, every counter and length), then ``parameters`` (the phase's scalar terms,
+  pcp count/high/batch and the page state at the touched pfns, but not where they lie), then
+  ``local`` (the same without pcp count/high/batch), then ``none`` (only the obligation and
+  the realizability facts).  The first tier that is
+  satisfiable within ``n <= cap`` pages is used and reported.
+
+``R`` is the phase's own pre-state for the entry phases (``pcp_hit``, ``take_*``,
+``free_push``) and ``merge_step`` (the view of the first merge is the state the free starts
+from), the pre-state with its in-flight block put back on ``free_area[K].free_list[mt]`` for
+``expand_step`` (the first split of an allocation of order ``low``), and, for the exit
+phases (``refill_exit``, ``trim_exit``, ``drain_exit``), whose counterexample determines only
+the zone, the pcp parameters and counts (and NR_FREE_PAGES, the pages refilled), a second
+symbolic state pinned to those values.  The list order the invariants leave open is chosen so
+that the pfn the step picks is at the head of its list (``Concrete.heads``).  Then the model
+is built from ``R`` (:func:`~rmqueue.proofs.concrete.to_allocator`), checked sound with
+:meth:`StepChecker.full_check`, and runs the operation with the bug planted; the same state
+and operation without the bug is the control (``Transfer.control``: what the checker said
+then, None when it passed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rmqueue.model.errors import RmqueueError
+from rmqueue.model.types import MIGRATE_CMA, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES
+from rmqueue.model.vmstat import NR_FREE_PAGES
+from rmqueue.specs.check import StepChecker
+from rmqueue.specs.errors import InvariantViolation
+
+from . import _z3
+from ._z3 import BV, OPS, Bool, word
+from .alloc import len_at
+from .concrete import Concrete, complete, only_layout, to_allocator
+from .extra import config_axioms
+from .loops import from_view
+from .obligations import (
+    COUNT_INVARIANTS,
+    PAGE_INVARIANTS,
+    _queries,
+    buddy_term,
+    describe,
+    holds,
+    hypotheses,
+    summary,
+)
+from .state import Geometry, Step, SymState, fresh
+from .transitions import PHASES, Phase
+
+o_ = OPS
+TIERS = ("exact", "parameters", "local", "none")
+# Outside the exact tier the zone is asked to start below this pfn (readable numbers).
+LOW_PFNS = 1 << 16
+GFP_FOR_MT = {0: ("GFP_KERNEL",), 1: ("GFP_TEMPORARY",), 2: ("GFP_HIGHUSER_MOVABLE",)}
+
+
+@dataclass(frozen=True, slots=True)
+class Realization:
+    """The real pre-state ``real`` of one model operation that runs through a phase's step,
+    the facts that make it so, the operation (``kind`` and argument terms) and the pfns to
+    put at the head of their lists."""
+
+    real: SymState
+    facts: list[Bool]
+    kind: str
+    args: dict[str, BV]
+    heads: list[BV]
+    assumes: str
+    layout: list[BV] = field(default_factory=list)
+
+
+def _term(ph: Phase, name: str) -> BV:
+    return dict(ph.terms)[name]
+
+
+def _requestable(s: SymState, mt: BV) -> list[Bool]:
+    """``mt`` is what some gfp mask maps to: a pcp type, UNMOVABLE without mobility grouping."""
+    return [o_.ult(mt, o_.val(MIGRATE_PCPTYPES)),
+            o_.or_(o_.not_(s.mobility_disabled), o_.eq(mt, o_.val(0)))]
+
+
+def _alloc_entry(ph: Phase) -> Realization:
+    s = ph.pre
+    mt, order = _term(ph, "migratetype"), dict(ph.terms).get("order", o_.val(0))
+    facts = _requestable(s, mt)
+    # an order-0 request reaches __rmqueue() only through an empty pcp list (rmqueue_bulk)
+    empty_pcp = o_.val(0)
+    for t in range(MIGRATE_PCPTYPES):
+        empty_pcp = o_.ite(o_.eq(mt, o_.val(t)), s.pcp_len(0, t), empty_pcp)
+    if ph.name != "pcp_hit":
+        facts.append(o_.or_(o_.not_(o_.eq(order, o_.val(0))), o_.eq(empty_pcp, o_.val(0))))
+    return Realization(s, facts, "alloc", {"order": order, "mt": mt}, [_term(ph, "page")],
+                       "the pre-state itself; the picked block first on its list")
+
+
+def _expand(ph: Phase) -> Realization:
+    s = ph.pre
+    page, high, low, mt = (_term(ph, n) for n in ("page", "high", "low", "migratetype"))
+    st = Step(s)
+    from_view(st, page, high, mt)
+    st.free_add(page, high, mt, o_.bool_(True))
+    st.nr_free_add(high, 1, o_.bool_(True))
+    r = st.s
+    facts = [*_requestable(r, mt), o_.eq(word("request_mt"), mt), o_.ule(o_.val(1), low)]
+    for k in range(s.max_order):
+        kk = o_.val(k)
+        facts.append(o_.or_(o_.not_(o_.and_(o_.ule(low, kk), o_.ult(kk, high))),
+                            o_.eq(len_at(r, k, mt), o_.val(0))))
+    return Realization(r, facts, "alloc", {"order": low, "mt": mt}, [page],
+                       "the in-flight block back on free_list[high][mt] (first split of an "
+                       "order-low request of its own type, low >= 1)")
+
+
+def _merge(ph: Phase) -> Realization:
+    s = ph.pre
+    m, k, mt = (_term(ph, n) for n in ("page", "order", "migratetype"))
+    facts = [o_.ule(o_.val(1), k), o_.eq(mt, s.block_mt(m))]
+    return Realization(s, facts, "free", {"pfn": m, "order": k}, [],
+                       "the view itself (the first merge of a free of order >= 1)")
+
+
+def _free_push(ph: Phase) -> Realization:
+    return Realization(ph.pre, [], "free", {"pfn": _term(ph, "page"), "order": o_.val(0)}, [],
+                       "the pre-state itself")
+
+
+SLOTS = 6
+
+
+def _real(ph: Phase) -> tuple[SymState, SymState, list[Bool]]:
+    """The exit phases: ``ex`` (the state the exit phase was built on) and a second state
+    ``R`` with the same zone and pcp parameters, whose lists hold :data:`SLOTS` pfns."""
+    ex = fresh(ph.pre.geo)
+    r = fresh(ph.pre.geo, "real.")
+    return ex, r, [o_.eq(r.start, ex.start), o_.eq(r.end, ex.end), o_.eq(r.c_high, ex.c_high),
+                   o_.eq(r.c_batch, ex.c_batch),
+                   o_.eq(r.c_alloc_batch_init, ex.c_alloc_batch_init)]
+
+
+def slots() -> list[BV]:
+    return [word(f"real.slot{j}") for j in range(SLOTS)]
+
+
+def _refill(ph: Phase) -> Realization:
+    ex, r, facts = _real(ph)
+    i = _term(ph, "i")
+    mt = word("real.migratetype")
+    facts += _requestable(r, mt)
+    empty = o_.val(0)
+    for t in range(MIGRATE_PCPTYPES):
+        empty = o_.ite(o_.eq(mt, o_.val(t)), r.pcp_len(0, t), empty)
+    # the free pages __rmqueue(mt) can reach (its own type, the fallbacks, RESERVE, and CMA
+    # for MOVABLE), summed over the slots, which hold every list member (only_layout)
+    layout = slots()
+    reach = o_.val(0)
+    for j, q in enumerate(layout):
+        first = o_.and_(*(o_.not_(o_.eq(q, u)) for u in layout[:j])) if j else o_.bool_(True)
+        t = r.free_mt(q)
+        ok = o_.or_(o_.ult(t, o_.val(MIGRATE_CMA)),
+                    o_.and_(o_.eq(t, o_.val(MIGRATE_CMA)), o_.eq(mt, o_.val(MIGRATE_MOVABLE))))
+        reach = reach + o_.ite(o_.and_(first, r.on_free(q), ok),
+                               o_.val(1) << r.free_order(q), o_.val(0))
+    facts += [o_.eq(empty, o_.val(0)), o_.eq(r.pcp_count(0), ex.pcp_count(0)),
+              o_.eq(r.counter(NR_FREE_PAGES), ex.counter(NR_FREE_PAGES)),
+              o_.ule(i, o_.val(1 << ph.pre.max_order)),
+              o_.ite(o_.ult(i, ex.c_batch), o_.eq(reach, i), o_.ule(ex.c_batch, reach))]
+    return Realization(r, facts, "alloc", {"order": o_.val(0), "mt": mt}, [],
+                       "a state with the counterexample's zone, pcp count/high/batch and "
+                       "NR_FREE_PAGES whose empty pcp list refills exactly i pages", layout)
+
+
+def _trim(ph: Phase) -> Realization:
+    ex, r, facts = _real(ph)
+    f = word("real.page")
+    facts += [r.allocated(f), o_.eq(r.alloc_order(f), o_.val(0)),
+              o_.ult(r.block_mt(f), o_.val(MIGRATE_ISOLATE)), o_.ule(r.start, f), o_.ult(f, r.end),
+              o_.eq(r.pcp_count(0) + o_.val(1), ex.pcp_count(0))]
+    return Realization(r, facts, "free", {"pfn": f, "order": o_.val(0)}, [],
+                       "a state with the counterexample's zone and pcp high/batch whose "
+                       "count is one below the trim's", [f, *slots()])
+
+
+def _drain(ph: Phase) -> Realization:
+    ex, r, facts = _real(ph)
+    facts += [o_.eq(r.pcp_count(0), ex.pcp_count(0)), o_.ule(o_.val(1), ex.pcp_count(0))]
+    return Realization(r, facts, "drain", {}, [],
+                       "a state with the counterexample's zone, pcp parameters and count "
+                       "(count >= 1: a drain of nothing frees nothing)", slots())
+
+
+REALIZE: dict[str, Callable[[Phase], Realization]] = {
+    "pcp_hit": _alloc_entry, "take_smallest": _alloc_entry, "take_cma": _alloc_entry,
+    "take_fallback": _alloc_entry, "take_reserve": _alloc_entry, "expand_step": _expand,
+    "merge_step": _merge, "free_push": _free_push, "refill_exit": _refill,
+    "trim_exit": _trim, "drain_exit": _drain,
+}
+
+
+@dataclass(slots=True)
+class Transfer:
+    """The outcome of one transfer (see the module docstring)."""
+
+    bug: str
+    phase: str
+    invariant: str
+    proof: str
+    detail: str = ""
+    tier: str = ""
+    pages: int = 0
+    assumes: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
+    program: list[str] = field(default_factory=list)
+    sound: bool = False
+    violation: str | None = None
+    control: str | None = None
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+    witness: dict[str, Any] = field(default_factory=dict)
+
+
+def counterexample(ph: Phase, invariant: str,
+                   timeout_ms: int) -> tuple[str, list[Bool], Any, str]:
+    """Run the phase's queries as the runner does; the first ``sat`` one's facts (hypotheses,
+    case and negated subgoal), model and description, or the status of the first
+    non-proof."""
+    p = word("p")
+    facts = hypotheses(ph, p, invariant)
+    for g, case in _queries(ph, invariant, p):
+        q = [*facts, *case, _z3.negate(g)]
+        out = _z3.check(q, timeout_ms)
+        if out.status == "sat":
+            return "counterexample", q, out.model, describe(out.model, ph, invariant, p, g)
+        if out.status != "unsat":
+            return out.status, [], None, out.reason
+    return "proved", [], None, ""
+
+
+def _pins(ph: Phase, model: Any, tier: str) -> list[Bool]:
+    if tier == "none":
+        return []
+    s = ph.pre
+    ev = _z3.eval_int
+    touched = list(ph.touched)
+
+    def same(t: BV) -> Bool:
+        return o_.eq(t, o_.val(ev(model, t)))
+
+    def same_b(t: Bool) -> Bool:
+        return t if _z3.eval_bool(model, t) else o_.not_(t)
+
+    out = [same_b(s.mobility_disabled)]
+    if tier != "local":
+        out += [same(s.c_high), same(s.c_batch), same(s.c_pcp_count[0])]
+    out += [same(t) for _, t in ph.terms if not any(t is u for u in touched)]
+    for t in touched:
+        out += [same_b(s.on_free(t)), same_b(s.on_pcp(t)), same_b(s.allocated(t)),
+                same_b(s.buddy(t))]
+        for flag, fields in ((s.on_free, (s.free_order, s.free_mt)), (s.on_pcp, (s.pcp_index,)),
+                             (s.allocated, (s.alloc_order,))):
+            if _z3.eval_bool(model, flag(t)):
+                out += [same(f(t)) for f in fields]
+        out.append(same(s.block_mt(t)))
+    if tier == "exact":
+        out += [same(s.start), same(s.end), *(same(t) for t in touched)]
+        out += [same(t) for t in (*s.c_nr_free, *s.c_counters, s.c_allocated_pages,
+                                  *(x for row in s.c_free_len for x in row),
+                                  *(x for row in s.c_pcp_len for x in row))]
+    return out
+
+
+def _real_zone(real: Realization, layout: list[BV], cap: int) -> list[Bool]:
+    """``real.real`` is a zone of at most ``cap`` pages whose lists hold only ``layout``
+    pfns, with every invariant at them and every count invariant (the phase's hypotheses
+    have most of them already when the real state is the phase's pre-state)."""
+    r = real.real
+    facts = only_layout(r, layout, cap) + config_axioms(r)
+    for q in layout:
+        facts += [inv.formula(OPS, r, q) for inv in PAGE_INVARIANTS]
+    facts += [holds(inv, r, o_.val(0)) for inv in COUNT_INVARIANTS]
+    return facts
+
+
+def _program(c: Concrete, kind: str, args: tuple[Any, ...]) -> list[str]:
+    return [f"a = to_allocator({c.scalars()!r}, pages=...)  # the transferred state",
+            f"a.{kind}{args!r}"]
+
+
+def transfer(transition: str, geo: Geometry, cap: int = 32,
+             budget_s: float = 60.0) -> Transfer:
+    """Prove the bug's phase, transfer the counterexample to a model state, replay it."""
+    from .replay import BUG_SITES, planted
+    from .transitions import BUGS
+
+    bug = BUGS[transition][0]
+    phase_name, invariant, _ = BUG_SITES[transition]
+    ph = PHASES[phase_name](geo, bug)
+    status, query, m0, detail = counterexample(ph, invariant, int(budget_s * 1000))
+    res = Transfer(bug, phase_name, invariant, status, detail=detail)
+    if status != "counterexample":
+        return res
+    p = word("p")
+    res.witness = summary(m0, ph, p)
+    real = REALIZE[phase_name](ph)
+    res.assumes = real.assumes
+    layout = real.layout or [*ph.touched, p, buddy_term(real.real, p), *slots()]
+    span = _z3.eval_int(m0, ph.pre.end) - _z3.eval_int(m0, ph.pre.start)
+    for tier in TIERS:
+        if tier == "exact" and span > cap:
+            res.notes.append(f"tier exact skipped: the counterexample's zone has {span} pages "
+                             f"(cap {cap})")
+            continue
+        facts = [*query, *real.facts, *_real_zone(real, layout, cap), *_pins(ph, m0, tier)]
+        if tier != "exact":
+            facts.append(o_.ult(real.real.start, o_.val(LOW_PFNS)))
+        out = _z3.check(facts, int(budget_s * 1000))
+        if out.status != "sat":
+            res.notes.append(f"tier {tier}: {out.status} {out.reason}".strip())
+            continue
+        _replay_model(res, out.model, real, layout, bug, planted)
+        res.tier = tier
+        if res.violation is not None or not res.sound:
+            return res
+        res.notes.append(f"tier {tier}: the model showed no violation")
+    return res
+
+
+def _replay_model(res: Transfer, model: Any, real: Realization, layout: list[BV], bug: str,
+                  planted: Callable[[str], Any]) -> None:
+    r = real.real
+    c = complete(model, r, layout)
+    res.pages = c.end - c.start
+    c.heads = [_z3.eval_int(model, h) for h in real.heads]
+    args: tuple[Any, ...]
+    vals = {k: _z3.eval_int(model, v) for k, v in real.args.items()}
+    if real.kind == "alloc":
+        args = (0, vals["order"], GFP_FOR_MT[vals["mt"]])
+    elif real.kind == "free":
+        args = (0, vals["pfn"], vals["order"])
+    else:
+        args = (0,)
+    res.state = {"zone": [c.start, c.end], "pcp": {"count": c.pcp_count[0], "high": c.high,
+                                                    "batch": c.batch},
+                 "heads": c.heads, "operation": [real.kind, *args],
+                 "pages": {pfn: _describe(c, pfn) for pfn in range(c.start, c.end)
+                           if _describe(c, pfn)}}
+    res.program = _program(c, real.kind, args)
+    try:
+        a = to_allocator(c)
+        checker = StepChecker(a)
+        checker.full_check()
+    except (InvariantViolation, RmqueueError) as exc:
+        res.sound = False
+        res.message = f"the transferred state is not a sound zone: {exc}"
+        return
+    res.sound = True
+    # the control: the same state and operation without the bug
+    ctl = to_allocator(c)
+    ctl_checker = StepChecker(ctl)
+    try:
+        ctl_checker.check(getattr(ctl, real.kind)(*args))
+        ctl_checker.full_check()
+    except (InvariantViolation, RmqueueError) as exc:
+        res.control = getattr(exc, "invariant", type(exc).__name__)
+    with planted(bug):
+        try:
+            rec = getattr(a, real.kind)(*args)
+            checker.check(rec)
+            checker.full_check()
+        except InvariantViolation as exc:
+            res.violation, res.message = exc.invariant, str(exc)
+        except RmqueueError as exc:
+            res.message = f"the model refused or broke: {exc}"
+
+
+def _describe(c: Concrete, pfn: int) -> str:
+    p = c.page(pfn)
+    if p["on_free"]:
+        return f"free o{p['free_order']} mt{p['free_mt']}"
+    if p["on_pcp"]:
+        return f"pcp cpu{p['pcp_cpu']} list {p['pcp_index']}"
+    if p["allocated"]:
+        return f"allocated o{p['alloc_order']}"
+    return ""
+
+
+__all__ = ["REALIZE", "TIERS", "Realization", "Transfer", "counterexample", "transfer"]
