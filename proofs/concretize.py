@@ -117,14 +117,20 @@ def _expand(ph: Phase) -> Realization:
     st.free_add(page, high, mt, o_.bool_(True))
     st.nr_free_add(high, 1, o_.bool_(True))
     r = st.s
-    facts = [*_requestable(r, mt), o_.eq(word("request_mt"), mt), o_.ule(o_.val(1), low)]
+    empty_pcp = o_.val(0)
+    for t in range(MIGRATE_PCPTYPES):
+        empty_pcp = o_.ite(o_.eq(mt, o_.val(t)), r.pcp_len(0, t), empty_pcp)
+    # order 0 reaches __rmqueue() through an empty pcp list (rmqueue_bulk's first page)
+    facts = [*_requestable(r, mt), o_.eq(word("request_mt"), mt),
+             o_.or_(o_.ule(o_.val(1), low), o_.eq(empty_pcp, o_.val(0)))]
     for k in range(s.max_order):
         kk = o_.val(k)
         facts.append(o_.or_(o_.not_(o_.and_(o_.ule(low, kk), o_.ult(kk, high))),
                             o_.eq(len_at(r, k, mt), o_.val(0))))
     return Realization(r, facts, "alloc", {"order": low, "mt": mt}, [page],
-                       "the in-flight block back on free_list[high][mt] (first split of an "
-                       "order-low request of its own type, low >= 1)")
+                       "the in-flight block back on free_list[high][mt] (the first split of "
+                       "an order-low request of its own type; for low 0 through an empty pcp "
+                       "list)")
 
 
 def _merge(ph: Phase) -> Realization:
@@ -140,7 +146,7 @@ def _free_push(ph: Phase) -> Realization:
                        "the pre-state itself")
 
 
-SLOTS = 6
+SLOTS = 4
 
 
 def _real(ph: Phase) -> tuple[SymState, SymState, list[Bool]]:
@@ -296,9 +302,23 @@ def _real_zone(real: Realization, layout: list[BV], cap: int) -> list[Bool]:
     return facts
 
 
-def _program(c: Concrete, kind: str, args: tuple[Any, ...]) -> list[str]:
-    return [f"a = to_allocator({c.scalars()!r}, pages=...)  # the transferred state",
-            f"a.{kind}{args!r}"]
+# Programs hold the whole Concrete up to this many pages (beyond, see ``Transfer.state``).
+PROGRAM_PAGES = 64
+
+
+def _program(c: Concrete, bug: str, kind: str, args: tuple[Any, ...]) -> list[str]:
+    """A replayable program: build the state, check it, run the operation with the bug."""
+    state = repr(c) if c.end - c.start <= PROGRAM_PAGES else "...  # see the state summary"
+    return ["from rmqueue.proofs.concrete import Concrete, to_allocator",
+            "from rmqueue.proofs.replay import planted",
+            "from rmqueue.proofs.state import Geometry",
+            "from rmqueue.specs.check import StepChecker",
+            f"a = to_allocator({state})",
+            "checker = StepChecker(a)",
+            "checker.full_check()",
+            f"with planted({bug!r}):",
+            f"    checker.check(a.{kind}{args!r})",
+            "    checker.full_check()  # raises InvariantViolation"]
 
 
 def transfer(transition: str, geo: Geometry, cap: int = 32,
@@ -318,17 +338,21 @@ def transfer(transition: str, geo: Geometry, cap: int = 32,
     res.witness = summary(m0, ph, p)
     real = REALIZE[phase_name](ph)
     res.assumes = real.assumes
-    layout = real.layout or [*ph.touched, p, buddy_term(real.real, p), *slots()]
+    own = [*ph.touched, p, buddy_term(real.real, p)]
     span = _z3.eval_int(m0, ph.pre.end) - _z3.eval_int(m0, ph.pre.start)
     for tier in TIERS:
         if tier == "exact" and span > cap:
             res.notes.append(f"tier exact skipped: the counterexample's zone has {span} pages "
                              f"(cap {cap})")
             continue
+        # pinned counts may need list members beyond the step's own pfns: extra slots
+        layout = real.layout or (own + slots() if tier in ("exact", "parameters") else own)
         facts = [*query, *real.facts, *_real_zone(real, layout, cap), *_pins(ph, m0, tier)]
         if tier != "exact":
             facts.append(o_.ult(real.real.start, o_.val(LOW_PFNS)))
-        out = _z3.check(facts, int(budget_s * 1000))
+        # the pinned tiers get a third of the budget each, the last one all of it
+        share = budget_s if tier == TIERS[-1] else budget_s / 3
+        out = _z3.check(facts, int(share * 1000))
         if out.status != "sat":
             res.notes.append(f"tier {tier}: {out.status} {out.reason}".strip())
             continue
@@ -359,7 +383,7 @@ def _replay_model(res: Transfer, model: Any, real: Realization, layout: list[BV]
                  "heads": c.heads, "operation": [real.kind, *args],
                  "pages": {pfn: _describe(c, pfn) for pfn in range(c.start, c.end)
                            if _describe(c, pfn)}}
-    res.program = _program(c, real.kind, args)
+    res.program = _program(c, bug, real.kind, args)
     try:
         a = to_allocator(c)
         checker = StepChecker(a)

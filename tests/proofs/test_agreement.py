@@ -29,6 +29,10 @@ from rmqueue.proofs.transitions import PHASES
 CONFIG = ZoneConfig(start_pfn=32, pages=32, max_order=4, pageblock_order=2, cpus=1,
                     pcp_high=4, pcp_batch=2, mobility_grouping=True, reserve_pageblocks=1,
                     cma_pageblocks=(6, 7))
+# the same zone with mobility grouping off (every request UNMOVABLE, every steal claims)
+UNGROUPED = ZoneConfig(start_pfn=32, pages=32, max_order=4, pageblock_order=2, cpus=1,
+                       pcp_high=4, pcp_batch=2, mobility_grouping=False,
+                       reserve_pageblocks=1, cma_pageblocks=(6, 7))
 GFP = (("GFP_KERNEL",), ("GFP_TEMPORARY",), ("GFP_HIGHUSER_MOVABLE",),
        ("GFP_KERNEL", "__GFP_COLD"))
 
@@ -64,8 +68,8 @@ def _check(a: Allocator, held: list[tuple[int, int]], op: Op) -> list[str] | Non
     return agree(SMALL, before, rec, from_zone(a.zone, SMALL))
 
 
-def _run(ops: list[Op]) -> Counter[str]:
-    a = Allocator(CONFIG)
+def _run(ops: list[Op], config: ZoneConfig = CONFIG) -> Counter[str]:
+    a = Allocator(config)
     held: list[tuple[int, int]] = []
     seen: Counter[str] = Counter()
     for op in ops:
@@ -79,11 +83,17 @@ def test_random_operations_agree(ops: list[Op]) -> None:
     _run(ops)
 
 
+@settings(max_examples=3)
+@given(st.lists(OPS, min_size=1, max_size=8))
+def test_random_operations_agree_without_mobility_grouping(ops: list[Op]) -> None:
+    _run(ops, UNGROUPED)
+
+
 @pytest.mark.slow
 @settings(max_examples=60)
-@given(st.lists(OPS, min_size=1, max_size=30))
-def test_random_operations_agree_long(ops: list[Op]) -> None:
-    _run(ops)
+@given(st.lists(OPS, min_size=1, max_size=30), st.booleans())
+def test_random_operations_agree_long(ops: list[Op], grouped: bool) -> None:
+    _run(ops, CONFIG if grouped else UNGROUPED)
 
 
 def _seeded(seed: int, n: int) -> list[Op]:
