@@ -21,7 +21,7 @@ from rmqueue.model.record import Transition
 from rmqueue.proofs.agreement import Disagreement, agree, plan
 from rmqueue.proofs.concrete import differences, from_zone
 from rmqueue.proofs.replay import _expand_keeps_upper, planted
-from rmqueue.proofs.state import SMALL
+from rmqueue.proofs.state import SMALL, Geometry
 from rmqueue.proofs.transitions import PHASES
 
 # 32 pages at MAX_ORDER 4 / pageblock_order 2: a RESERVE pageblock, a CMA max-order block,
@@ -33,6 +33,9 @@ CONFIG = ZoneConfig(start_pfn=32, pages=32, max_order=4, pageblock_order=2, cpus
 UNGROUPED = ZoneConfig(start_pfn=32, pages=32, max_order=4, pageblock_order=2, cpus=1,
                        pcp_high=4, pcp_batch=2, mobility_grouping=False,
                        reserve_pageblocks=1, cma_pageblocks=(6, 7))
+# Linux's MAX_ORDER 11 / pageblock_order 9: 32 pages across a pageblock boundary
+LINUX_ZONE = ZoneConfig(start_pfn=496, pages=32, max_order=11, pageblock_order=9, cpus=1,
+                        pcp_high=4, pcp_batch=2, mobility_grouping=True, reserve_pageblocks=1)
 GFP = (("GFP_KERNEL",), ("GFP_TEMPORARY",), ("GFP_HIGHUSER_MOVABLE",),
        ("GFP_KERNEL", "__GFP_COLD"))
 
@@ -60,20 +63,22 @@ def _step(a: Allocator, held: list[tuple[int, int]], op: Op) -> Transition | Non
     return a.drain(0)
 
 
-def _check(a: Allocator, held: list[tuple[int, int]], op: Op) -> list[str] | None:
-    before = from_zone(a.zone, SMALL)
+def _check(a: Allocator, held: list[tuple[int, int]], op: Op,
+           geo: Geometry) -> list[str] | None:
+    before = from_zone(a.zone, geo)
     rec = _step(a, held, op)
     if rec is None:
         return None
-    return agree(SMALL, before, rec, from_zone(a.zone, SMALL))
+    return agree(geo, before, rec, from_zone(a.zone, geo))
 
 
 def _run(ops: list[Op], config: ZoneConfig = CONFIG) -> Counter[str]:
     a = Allocator(config)
+    geo = Geometry(config.max_order, config.pageblock_order)
     held: list[tuple[int, int]] = []
     seen: Counter[str] = Counter()
     for op in ops:
-        seen.update(_check(a, held, op) or [])
+        seen.update(_check(a, held, op, geo) or [])
     return seen
 
 
@@ -87,6 +92,12 @@ def test_random_operations_agree(ops: list[Op]) -> None:
 @given(st.lists(OPS, min_size=1, max_size=8))
 def test_random_operations_agree_without_mobility_grouping(ops: list[Op]) -> None:
     _run(ops, UNGROUPED)
+
+
+@settings(max_examples=3)
+@given(st.lists(OPS, min_size=1, max_size=8))
+def test_random_operations_agree_linux_geometry(ops: list[Op]) -> None:
+    _run(ops, LINUX_ZONE)
 
 
 @pytest.mark.slow
