@@ -11,7 +11,6 @@ from rmqueue.proofs.obligations import ALL_INVARIANTS, LIST_DELTA, Obligation, r
 from rmqueue.proofs.replay import (
     BUG_SITES,
     REPLAY_CONFIG,
-    ROUTE_SEARCH,
     ROUTE_STATE,
     sensitivity,
 )
@@ -69,15 +68,17 @@ def test_row_proved(transition: str, invariant: str) -> None:
 @pytest.mark.parametrize("transition", TRANSITIONS)
 def test_planted_bug_fails_and_replays(transition: str) -> None:
     """The bug makes the proof fail with a counterexample naming a clause, and the model,
-    with the same bug, breaks an invariant for real (the specs' checker says so): from the
-    counterexample's own pre-state, or else by the seeded search."""
+    with the same bug, breaks an invariant for real (the specs' checker says so) from the
+    counterexample's own pre-state, which is a sound zone on which the operation without
+    the bug breaks nothing."""
     s = sensitivity(transition, SMALL.max_order, SMALL.pageblock_order, BUDGET)
     assert s.proof == "counterexample", s.counterexample
     assert "failing clause" in s.counterexample
     assert s.invariant is not None, f"{s.bug} did not break the model"
-    assert s.route in (ROUTE_STATE, ROUTE_SEARCH)
-    if s.route == ROUTE_SEARCH:
-        assert s.replay is not None and s.replay.program[0].startswith("a = Allocator(")
+    # the direct route: the counterexample's own pre-state, moved into the model, breaks
+    # (the seeded search is only the CLI's fallback)
+    assert s.route == ROUTE_STATE, (s.transfer.notes if s.transfer else None)
+    assert s.transfer is not None and s.transfer.sound and s.transfer.control is None
     phase, invariant, _ = BUG_SITES[transition]
     fixed = run_job(_job(phase, invariant), BUDGET)
     assert fixed.status == "proved", fixed.detail
