@@ -283,15 +283,18 @@ class Sensitivity:
 
 
 def sensitivity(transition: str, max_order: int = 4, pageblock_order: int = 2,
-                budget_s: float = 60.0, cap: int = 16, search: bool = True) -> Sensitivity:
+                budget_s: float = 60.0, cap: int | None = None,
+                search: bool = True) -> Sensitivity:
     """Plant ``transition``'s bug, prove the phase it breaks (expect a counterexample), move
-    the counterexample's pre-state into the model and run its operation with the same bug
+    the counterexample's pre-state into a model zone of at most ``cap`` pages (default
+    ``2^max_order``: two max-order blocks) and run its operation with the same bug
     (:func:`rmqueue.proofs.concretize.transfer`); if that shows nothing, fall back to the
     seeded search with the counterexample's operation parameters (``search``)."""
     from .state import Geometry
     from .transitions import BUGS
 
     bug = BUGS[transition][0]
+    cap = (1 << max_order) if cap is None else cap
     tr = transfer(transition, Geometry(max_order, pageblock_order), cap, budget_s)
     if tr.proof != "counterexample":
         return Sensitivity(transition, bug, tr.proof, tr.detail, None, transfer=tr)
