@@ -246,13 +246,12 @@ def differences(a: Concrete, b: Concrete, limit: int = 12) -> list[str]:
     return out[:limit]
 
 
-def cma_pageblocks(c: Concrete) -> tuple[int, ...] | None:
-    """The CMA pageblock indexes of ``c`` as ``ZoneConfig.cma_pageblocks``, or None when they
-    do not form whole max-order blocks inside the zone (not a bootable config)."""
+def cma_pageblocks(c: Concrete) -> tuple[int, ...]:
+    """The CMA pageblock indexes of ``c`` as ``ZoneConfig.cma_pageblocks`` (``ZoneConfig``
+    refuses them unless they form whole max-order blocks inside the zone)."""
     pb = c.geo.pageblock_order
     first = c.start >> pb
-    idx = tuple(sorted((b >> pb) - first for b, mt in c.block_mt.items() if mt == MIGRATE_CMA))
-    return idx
+    return tuple(sorted((b >> pb) - first for b, mt in c.block_mt.items() if mt == MIGRATE_CMA))
 
 
 def to_allocator(c: Concrete) -> Allocator:
@@ -265,7 +264,7 @@ def to_allocator(c: Concrete) -> Allocator:
         pageblock_order=c.geo.pageblock_order, cpus=cpus, pcp_high=c.high,
         pcp_batch=c.batch, wmark_min=0, wmark_low=0, wmark_high=c.alloc_batch_init,
         mobility_grouping=not c.mobility_disabled, reserve_pageblocks=0,
-        cma_pageblocks=cma_pageblocks(c) or (),
+        cma_pageblocks=cma_pageblocks(c),
     )
     a = Allocator(cfg)
     a.zone = zone = Zone.empty(cfg)

@@ -4,10 +4,14 @@
 BUG_SITES`), keeps the failing query (hypotheses, case, negated subgoal), and asks Z3 once
 more for a model of that same query plus three groups of facts:
 
-* **a real zone**: the *real* pre-state ``R`` of the operation (see below) has ``n`` pages
-  from its start, every invariant (registry and requested) at every one of those pfns, every
-  count invariant, and ghost lengths equal to the number of members
-  (:func:`rmqueue.proofs.concrete.finite_zone`): so ``R`` read out of the model is a zone;
+* **a small zone**: the *real* pre-state ``R`` of the operation (see below) spans at most
+  ``cap`` pages, every list member is one of its *layout* pfns (the pfns the step touches,
+  the invariant's ``p`` and its buddy, plus a few free slots where pinned counts or an exit
+  phase need more members), every invariant (registry and requested) holds at the layout
+  pfns and every count invariant holds (:func:`rmqueue.proofs.concrete.only_layout`).  Then
+  :func:`~rmqueue.proofs.concrete.complete` reads ``R`` at the layout pfns and covers every
+  other pfn with blocks in the user's hands: every length, count and counter is then the
+  model's own, and the zone satisfies every invariant (the whole-state check confirms it);
 * **realizability** (per phase, :data:`REALIZE`): what it takes for one model operation from
   ``R`` to run through the counterexample's step;
 * **pins** to the first counterexample's own values, in tiers: ``exact`` (zone start and
@@ -15,8 +19,8 @@ more for a model of that same query plus three groups of facts:
   count/high/batch, every counter and length), then ``parameters`` (the phase's scalar terms,
   pcp count/high/batch and the page state at the touched pfns, but not where they lie), then
   ``local`` (the same without pcp count/high/batch), then ``none`` (only the obligation and
-  the realizability facts).  The first tier that is
-  satisfiable within ``n <= cap`` pages is used and reported.
+  the realizability facts: a new counterexample of the same query).  The first tier that
+  is satisfiable is used and reported (``Transfer.tier``, ``Transfer.notes``).
 
 ``R`` is the phase's own pre-state for the entry phases (``pcp_hit``, ``take_*``,
 ``free_push``) and ``merge_step`` (the view of the first merge is the state the free starts

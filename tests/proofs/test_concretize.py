@@ -111,3 +111,22 @@ def test_search_is_only_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(m_replay, "replay", no_search)
     s = sensitivity("pcp_hit")
     assert s.route == ROUTE_STATE and s.invariant == "pcp_count_matches" and s.ok
+
+
+def test_cli_says_which_route() -> None:
+    """`rmqueue prove --bugs` prints and reports (JSON) the replayed invariant and the route."""
+    from rmqueue.proofs.cli import _bug_json, _bug_line
+    from rmqueue.proofs.replay import Sensitivity
+
+    t = Transfer("pcp_hit_forgets_count", "pcp_hit", "pcp_count_matches", "counterexample",
+                 tier="local", pages=8, violation="pcp_count_matches",
+                 state={"operation": ["alloc", 0, 0, ("GFP_KERNEL",)], "pages": {9: "pcp"}})
+    s = Sensitivity("pcp_hit", t.bug, "counterexample", "", None, ROUTE_STATE,
+                    "pcp_count_matches", t)
+    line = _bug_line(s)
+    assert "pcp_count_matches" in line and ROUTE_STATE in line and "tier local" in line
+    j = _bug_json(s)
+    assert j["route"] == ROUTE_STATE and j["replayed_violation"] == "pcp_count_matches"
+    assert j["transfer"]["state"]["pages"] == {"9": "pcp"}
+    none = Sensitivity("pcp_hit", t.bug, "counterexample", "", None)
+    assert _bug_line(none) == "NOT replayed" and _bug_json(none)["route"] == ""
