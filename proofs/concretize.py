@@ -99,6 +99,13 @@ def _requestable(s: SymState, mt: BV) -> list[Bool]:
             o_.or_(o_.not_(s.mobility_disabled), o_.eq(mt, o_.val(0)))]
 
 
+def _small_batch(s: SymState) -> Bool:
+    """``pcp.batch`` at most ``2^max_order``: ``rmqueue_bulk`` takes up to ``batch`` pages,
+    and a planted bug that corrupts a list could make it hand out one page ``batch`` times
+    (a kernel's batch is at most 63 in any case)."""
+    return o_.ule(s.c_batch, o_.val(1 << s.max_order))
+
+
 def _alloc_entry(ph: Phase) -> Realization:
     s = ph.pre
     mt, order = _term(ph, "migratetype"), dict(ph.terms).get("order", o_.val(0))
@@ -108,7 +115,8 @@ def _alloc_entry(ph: Phase) -> Realization:
     for t in range(MIGRATE_PCPTYPES):
         empty_pcp = o_.ite(o_.eq(mt, o_.val(t)), s.pcp_len(0, t), empty_pcp)
     if ph.name != "pcp_hit":
-        facts.append(o_.or_(o_.not_(o_.eq(order, o_.val(0))), o_.eq(empty_pcp, o_.val(0))))
+        facts.append(o_.or_(o_.not_(o_.eq(order, o_.val(0))),
+                            o_.and_(o_.eq(empty_pcp, o_.val(0)), _small_batch(s))))
     return Realization(s, facts, "alloc", {"order": order, "mt": mt}, [_term(ph, "page")],
                        "the pre-state itself; the picked block first on its list")
 
@@ -126,7 +134,8 @@ def _expand(ph: Phase) -> Realization:
         empty_pcp = o_.ite(o_.eq(mt, o_.val(t)), r.pcp_len(0, t), empty_pcp)
     # order 0 reaches __rmqueue() through an empty pcp list (rmqueue_bulk's first page)
     facts = [*_requestable(r, mt), o_.eq(word("request_mt"), mt),
-             o_.or_(o_.ule(o_.val(1), low), o_.eq(empty_pcp, o_.val(0)))]
+             o_.or_(o_.ule(o_.val(1), low),
+                    o_.and_(o_.eq(empty_pcp, o_.val(0)), _small_batch(r)))]
     for k in range(s.max_order):
         kk = o_.val(k)
         facts.append(o_.or_(o_.not_(o_.and_(o_.ule(low, kk), o_.ult(kk, high))),
@@ -186,7 +195,7 @@ def _refill(ph: Phase) -> Realization:
                     o_.and_(o_.eq(t, o_.val(MIGRATE_CMA)), o_.eq(mt, o_.val(MIGRATE_MOVABLE))))
         reach = reach + o_.ite(o_.and_(first, r.on_free(q), ok),
                                o_.val(1) << r.free_order(q), o_.val(0))
-    facts += [o_.eq(empty, o_.val(0)), o_.eq(r.pcp_count(0), ex.pcp_count(0)),
+    facts += [o_.eq(empty, o_.val(0)), _small_batch(r), o_.eq(r.pcp_count(0), ex.pcp_count(0)),
               o_.eq(r.counter(NR_FREE_PAGES), ex.counter(NR_FREE_PAGES)),
               o_.ule(i, o_.val(1 << ph.pre.max_order)),
               o_.ite(o_.ult(i, ex.c_batch), o_.eq(reach, i), o_.ule(ex.c_batch, reach))]
