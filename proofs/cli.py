@@ -127,7 +127,8 @@ def _bug_json(b: Sensitivity) -> dict[str, Any]:
         "transition": b.transition, "bug": b.bug, "proof": b.proof,
         "replayed_violation": b.invariant, "route": b.route,
         "transfer": None if t is None else {
-            "phase": t.phase, "invariant": t.invariant, "tier": t.tier, "pages": t.pages,
+            "phase": t.phase, "invariant": t.invariant, "counterexample": t.witness,
+            "tier": t.tier, "pages": t.pages,
             "assumes": t.assumes, "sound": t.sound, "violation": t.violation,
             "state": {**t.state, "pages": {str(k): v for k, v in
                                            t.state.get("pages", {}).items()}},
