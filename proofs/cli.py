@@ -11,7 +11,7 @@ from typing import Any
 
 from .frame import frame_lemmas
 from .obligations import Obligation, rows
-from .replay import sensitivity
+from .replay import ROUTE_STATE, Sensitivity, sensitivity
 from .runner import Job, JobResult, RowResult, jobs_for, rows_from, run_jobs
 from .state import LINUX, SMALL, Geometry
 from .transitions import TRANSITIONS
@@ -61,8 +61,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--witness", action="store_true",
                    help="print the witness state of every phase (non-vacuity)")
     p.add_argument("--bugs", action="store_true",
-                   help="also plant each transition's bug: the proof must fail and the "
-                        "counterexample's operation must break the model for real")
+                   help="also plant each transition's bug: the proof must fail, and the "
+                        "counterexample's pre-state, moved into the model, must break it for "
+                        "real when the operation runs (a seeded search is the fallback)")
     p.set_defaults(func=run)
 
 
@@ -92,10 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = _json(table, results, wall, args.geometry)
         out["frame_lemma"] = frames
-        out["planted_bugs"] = [
-            {"transition": b.transition, "bug": b.bug, "proof": b.proof,
-             "replayed_violation": b.replay.invariant if b.replay else None,
-             "program": b.replay.program if b.replay else []} for b in bugs]
+        out["planted_bugs"] = [_bug_json(b) for b in bugs]
         out["ok"] = ok
         print(json.dumps(out, indent=1))
     else:
@@ -103,12 +101,40 @@ def run(args: argparse.Namespace) -> int:
         print("\nframe lemma (record checks keep the whole state's invariants):")
         for name, v in frames.items():
             print(f"  frame:{name:<32} {v}")
+        if bugs:
+            print("\nplanted bugs (the proof must fail; the model must show it for real):")
         for b in bugs:
-            rep = (f"model violates {b.replay.invariant} after {len(b.replay.program) - 1} ops"
-                   if b.replay else "NOT replayed")
-            print(f"  bug {b.transition}/{b.bug}: proof {b.proof}; {rep}")
+            print(f"  bug {b.transition}/{b.bug}: proof {b.proof}; {_bug_line(b)}")
         print("\nOK" if ok else "\nFAILED")
     return 0 if ok else 1
+
+
+def _bug_line(b: Sensitivity) -> str:
+    if b.invariant is None:
+        return "NOT replayed"
+    if b.route == ROUTE_STATE and b.transfer is not None:
+        t = b.transfer
+        op = t.state.get("operation", [])
+        return (f"model violates {b.invariant} {b.route} (tier {t.tier}, zone of {t.pages} "
+                f"pages, then {op[0]}{tuple(op[1:])!r})")
+    n = len(b.replay.program) - 1 if b.replay else 0
+    return f"model violates {b.invariant} {b.route} (after {n} ops)"
+
+
+def _bug_json(b: Sensitivity) -> dict[str, Any]:
+    t = b.transfer
+    return {
+        "transition": b.transition, "bug": b.bug, "proof": b.proof,
+        "replayed_violation": b.invariant, "route": b.route,
+        "transfer": None if t is None else {
+            "phase": t.phase, "invariant": t.invariant, "counterexample": t.witness,
+            "tier": t.tier, "pages": t.pages,
+            "assumes": t.assumes, "sound": t.sound, "violation": t.violation,
+            "state": {**t.state, "pages": {str(k): v for k, v in
+                                           t.state.get("pages", {}).items()}},
+            "notes": t.notes},
+        "program": b.replay.program if b.replay else (t.program if t else []),
+    }
 
 
 def _json(table: list[RowResult], results: dict[Job, JobResult], wall: float,

@@ -1,12 +1,14 @@
 """Planted bugs replayed in the executable model: the violation, for real.
 
 Each bug of :data:`rmqueue.proofs.transitions.BUGS` has a twin here that patches the model
-(``unittest.mock.patch`` on the module attribute the caller looks up).  :func:`replay` takes
-the operation parameters of the Z3 counterexample (order, migratetype) and drives a small
-booted zone with them, the bug patched in, until the specs' whole-state check
-(:meth:`rmqueue.specs.check.StepChecker.full_check`) raises; it returns the failing invariant
-and a replayable program.  The patched functions are copies of the model's own code with the
-one planted change, never kernel code.
+(``unittest.mock.patch`` on the module attribute the caller looks up).  :func:`sensitivity`
+first moves the Z3 counterexample's pre-state into the model and runs its operation there
+(:func:`rmqueue.proofs.concretize.transfer`); only if that shows nothing does it fall back to
+:func:`replay`, which takes the counterexample's operation parameters (order, migratetype)
+and drives a small booted zone with them, the bug patched in, until the specs' whole-state
+check (:meth:`rmqueue.specs.check.StepChecker.full_check`) raises; it returns the failing
+invariant and a replayable program.  The patched functions are copies of the model's own
+code with the one planted change, never kernel code.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from rmqueue.model.vmstat import NR_FREE_PAGES
 from rmqueue.model.zone import Zone
 from rmqueue.specs.check import StepChecker
 from rmqueue.specs.errors import InvariantViolation
+
+from .concretize import Transfer, transfer
 
 GFP_FOR_MT = {0: ("GFP_KERNEL",), 1: ("GFP_TEMPORARY",), 2: ("GFP_HIGHUSER_MOVABLE",)}
 
@@ -253,37 +257,59 @@ BUG_SITES: dict[str, tuple[str, str, str]] = {
 }
 
 
+ROUTE_STATE = "from the counterexample state"
+ROUTE_SEARCH = "by search"
+
+
 @dataclass(frozen=True, slots=True)
 class Sensitivity:
-    """A planted bug: did the proof fail (and how), and did the model show it for real."""
+    """A planted bug: did the proof fail (and how), and did the model show it for real:
+    ``route`` says how (:data:`ROUTE_STATE`: the counterexample's pre-state transferred to
+    the model, :mod:`rmqueue.proofs.concretize`; :data:`ROUTE_SEARCH`: the seeded search of
+    :func:`replay`, the fallback), ``invariant`` what the specs' checker reported."""
 
     transition: str
     bug: str
     proof: str
     counterexample: str
     replay: Replay | None
+    route: str = ""
+    invariant: str | None = None
+    transfer: Transfer | None = None
 
     @property
     def ok(self) -> bool:
-        return self.proof == "counterexample" and self.replay is not None
+        return self.proof == "counterexample" and self.invariant is not None
 
 
 def sensitivity(transition: str, max_order: int = 4, pageblock_order: int = 2,
-                budget_s: float = 60.0) -> Sensitivity:
-    """Plant ``transition``'s bug, prove the phase it breaks (expect a counterexample), then
-    replay the counterexample's operation in the model with the same bug."""
-    from .runner import Job, run_job
+                budget_s: float = 60.0, cap: int | None = None,
+                search: bool = True) -> Sensitivity:
+    """Plant ``transition``'s bug, prove the phase it breaks (expect a counterexample), move
+    the counterexample's pre-state into a model zone of at most ``cap`` pages (default
+    ``2^max_order``: two max-order blocks) and run its operation with the same bug
+    (:func:`rmqueue.proofs.concretize.transfer`); if that shows nothing, fall back to the
+    seeded search with the counterexample's operation parameters (``search``)."""
+    from .state import Geometry
     from .transitions import BUGS
 
     bug = BUGS[transition][0]
-    phase, invariant, op = BUG_SITES[transition]
-    r = run_job(Job(phase, invariant, max_order, pageblock_order, bug), budget_s)
-    w = r.witness
-    order = int(w.get("order", w.get("low", 0)))
-    mt = int(w.get("migratetype", w.get("request", 0)))
-    rep = replay(bug, order, mt, op) if r.status == "counterexample" else None
-    return Sensitivity(transition, bug, r.status, r.detail, rep)
+    cap = (1 << max_order) if cap is None else cap
+    tr = transfer(transition, Geometry(max_order, pageblock_order), cap, budget_s)
+    if tr.proof != "counterexample":
+        return Sensitivity(transition, bug, tr.proof, tr.detail, None, transfer=tr)
+    if tr.violation is not None:
+        return Sensitivity(transition, bug, tr.proof, tr.detail, None, ROUTE_STATE,
+                           tr.violation, tr)
+    if not search:
+        return Sensitivity(transition, bug, tr.proof, tr.detail, None, transfer=tr)
+    op = BUG_SITES[transition][2]
+    order = int(tr.witness.get("order", tr.witness.get("low", 0)))
+    mt = int(tr.witness.get("migratetype", tr.witness.get("request", 0)))
+    rep = replay(bug, order, mt, op)
+    return Sensitivity(transition, bug, tr.proof, tr.detail, rep,
+                       ROUTE_SEARCH if rep else "", rep.invariant if rep else None, tr)
 
 
-__all__ = ["BUG_SITES", "REPLAY_CONFIG", "Replay", "Sensitivity", "planted", "replay",
-           "sensitivity"]
+__all__ = ["BUG_SITES", "REPLAY_CONFIG", "ROUTE_SEARCH", "ROUTE_STATE", "Replay", "Sensitivity",
+           "planted", "replay", "sensitivity"]
