@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rmqueue.model.allocator import Allocator
 from rmqueue.model.config import ZoneConfig
@@ -207,10 +208,17 @@ def read(model: object, s: SymState, start: int, end: int) -> Concrete:
     pb = s.geo.pageblock_order
     block_mt = {b: ev(model, s.block_mt(OPS.val(b)))
                 for b in range(start >> pb << pb, end, 1 << pb)}
-    mo = s.max_order
     return Concrete(
         geo=s.geo, start=start, end=end, cpus=ev(model, s.cpus),
         mobility_disabled=eb(model, s.mobility_disabled), pages=pages, block_mt=block_mt,
+        **_scalars(model, s))
+
+
+def _scalars(model: Any, s: SymState) -> dict[str, Any]:
+    """The scalar part of a :class:`Concrete` (counts, pcp sizing, counters) from a model."""
+    ev, eb = _z3.eval_int, _z3.eval_bool
+    mo = s.max_order
+    return dict(
         nr_free=[ev(model, s.c_nr_free[k]) for k in range(mo)],
         free_len=[[ev(model, s.c_free_len[k][t]) for t in range(MIGRATE_TYPES)]
                   for k in range(mo)],
@@ -361,24 +369,12 @@ def read_counts(model: object, s: SymState, start: int, end: int) -> Concrete:
     ev, eb = _z3.eval_int, _z3.eval_bool
     n = end - start
     pb = s.geo.pageblock_order
-    mo = s.max_order
     return Concrete(
         geo=s.geo, start=start, end=end, cpus=ev(model, s.cpus),
         mobility_disabled=eb(model, s.mobility_disabled),
         pages={f: [0] * n for f in PAGE_FIELDS},
         block_mt={b: 0 for b in range(start >> pb << pb, end, 1 << pb)},
-        nr_free=[ev(model, s.c_nr_free[k]) for k in range(mo)],
-        free_len=[[ev(model, s.c_free_len[k][t]) for t in range(MIGRATE_TYPES)]
-                  for k in range(mo)],
-        pcp_count=[ev(model, s.c_pcp_count[c]) for c in range(CPUS_MODELLED)],
-        pcp_len=[[ev(model, s.c_pcp_len[c][t]) for t in range(MIGRATE_PCPTYPES)]
-                 for c in range(CPUS_MODELLED)],
-        other_pcp_pages=ev(model, s.c_other_pcp_pages), high=ev(model, s.c_high),
-        batch=ev(model, s.c_batch), allocated_pages=ev(model, s.c_allocated_pages),
-        alloc_batch_init=ev(model, s.c_alloc_batch_init),
-        counters=[signed(ev(model, s.c_counters[k])) for k in range(NR_VM_ITEMS)],
-        fair=eb(model, s.c_fair),
-    )
+        **_scalars(model, s))
 
 
 def only_layout(s: SymState, layout: list[object], cap: int) -> list[Bool]:
