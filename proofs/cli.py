@@ -12,11 +12,11 @@ from typing import Any
 from .frame import frame_lemmas
 from .obligations import Obligation, rows
 from .replay import sensitivity
-from .runner import Job, JobResult, RowResult, jobs_for, rows_from, run_jobs
-from .state import LINUX, SMALL, Geometry
+from .runner import LEMMA, Job, JobResult, RowResult, jobs_for, rows_from, run_jobs
+from .state import LINUX, Geometry
 from .transitions import TRANSITIONS
 
-DEFAULT = SMALL
+DEFAULT = LINUX
 
 
 def _geometry(text: str) -> Geometry:
@@ -83,15 +83,18 @@ def run(args: argparse.Namespace) -> int:
     for r in run_jobs(jobs, max(1, args.jobs), args.timeout):
         results[r.job] = r
     table = rows_from(chosen, results)
+    helpers = {j.invariant: r for j, r in results.items() if j.phase == LEMMA}
     frames = frame_lemmas(args.geometry, int(args.timeout * 1000))
     bugs = [sensitivity(t, args.geometry.max_order, args.geometry.pageblock_order,
                         args.timeout) for t in TRANSITIONS] if args.bugs else []
     wall = time.monotonic() - t0
     ok = all(r.ok for r in table) and all(v == "proved" for v in frames.values()) \
-        and all(b.ok for b in bugs)
+        and all(r.status == "proved" for r in helpers.values()) and all(b.ok for b in bugs)
     if args.json:
         out = _json(table, results, wall, args.geometry)
         out["frame_lemma"] = frames
+        out["lemmas"] = {n: {"result": r.status, "seconds": round(r.seconds, 3),
+                             "queries": r.queries} for n, r in helpers.items()}
         out["planted_bugs"] = [
             {"transition": b.transition, "bug": b.bug, "proof": b.proof,
              "replayed_violation": b.replay.invariant if b.replay else None,
@@ -100,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
     else:
         _print(table, results, wall, args.geometry, args.witness)
+        print("\nhelper lemmas (proved here, assumed by the rows):")
+        for name, r in helpers.items():
+            print(f"  lemma:{name:<32} {r.status} ({r.seconds:.2f} s, {r.queries} queries)")
         print("\nframe lemma (record checks keep the whole state's invariants):")
         for name, v in frames.items():
             print(f"  frame:{name:<32} {v}")
