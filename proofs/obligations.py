@@ -27,7 +27,7 @@ from . import _z3, lemmas
 from ._z3 import BV, OPS, Bool
 from .extra import REQUESTED, config_axioms
 from .state import CPUS_MODELLED, LINUX, Geometry, SymState
-from .strategy import ALL, COVER_LEMMA, ORDER_SPLITS, SLICES, Slice
+from .strategy import ALIASES, ALL, COVER_LEMMA, ORDER_SPLITS, SLICES, Slice
 from .transitions import TRANSITIONS, Phase
 
 ALL_INVARIANTS: tuple[Invariant, ...] = INVARIANTS + REQUESTED
@@ -146,12 +146,20 @@ def _queries(phase: Phase, invariant: str, p: BV) -> list[tuple[Bool, list[Bool]
         # Where p sits: on one of the pfns the step wrote, or elsewhere.  On a touched pfn
         # t, the ancestors of t are where the goal reads: the cover lemma there.
         off = [OPS.not_(OPS.eq(p, t)) for t in phase.touched]
-        at = []
+        terms = dict(phase.terms)
+        at: list[list[Bool]] = []
         for t in phase.touched:
             anc = tuple(t & ~((OPS.val(1) << OPS.val(j)) - OPS.val(1))
                         for j in range(1, phase.pre.max_order))
-            at.append([OPS.eq(p, t), *lemmas.instances(phase.pre, anc, phase.touched),
-                       *lemmas.instances(phase.pre, phase.touched, anc)])
+            here = [OPS.eq(p, t), *lemmas.instances(phase.pre, anc, phase.touched),
+                    *lemmas.instances(phase.pre, phase.touched, anc)]
+            alts = [terms[a] for (ph, n), names in ALIASES.items()
+                    if ph == phase.name and terms[n] is t for a in names]
+            if not alts:
+                at.append(here)
+                continue
+            at += [[*here, OPS.eq(t, a)] for a in alts]
+            at.append([*here, *(OPS.not_(OPS.eq(t, a)) for a in alts)])
         return [(g, [*c, *k]) for g in goals for c in [*at, off]
                 for k in _cases(phase, invariant)]
     return [(g, c) for g in goals for c in _cases(phase, invariant)]

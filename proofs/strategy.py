@@ -58,6 +58,13 @@ SLICES: dict[str, Slice] = {
                                    "buddy_flag_on_free_heads"), count=(), at_p=False),
 }
 
+# (phase, term) -> the terms it always equals one of (by a proved lemma, see
+# :func:`rmqueue.proofs.lemmas.phase_instances`): blocks_disjoint at that pfn is proved per
+# alternative, plus the case of none of them (refuted by the lemma).
+ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("merge_step", "parent"): ("page", "buddy"),
+}
+
 # Goal invariants whose queries get the range form of blocks_disjoint
 # (:func:`rmqueue.proofs.lemmas.inside_not_head`) at the touched blocks.
 COVER_LEMMA = ("blocks_disjoint", "step_conditions")
@@ -96,5 +103,5 @@ def cost(phase: str, invariant: str) -> float:
     return COST.get((phase, invariant), 1.0)
 
 
-__all__ = ["ALL", "COST", "COVER_LEMMA", "ORDER_SPLITS", "ORDER_TERMS", "SLICES",
+__all__ = ["ALIASES", "ALL", "COST", "COVER_LEMMA", "ORDER_SPLITS", "ORDER_TERMS", "SLICES",
            "WITNESS_ORDERS", "WITNESS_TERMS", "Slice", "cost"]
