@@ -13,6 +13,11 @@ lengths stay equal to the number of members, the delta form of the count invaria
 the extra conjuncts of the loop invariants (:mod:`rmqueue.proofs.loops`).
 
 ``p`` ranges over the pfn space of every zone, ``[0, 2^40)`` (:data:`PFN_LIMIT`).
+
+How a row is put to the solver (:mod:`rmqueue.proofs.strategy`) never changes what it
+proves: a query is tried first with the hypotheses its goal needs, then with all of them
+(:func:`attempts`); case splits are exhaustive; the helper lemmas of
+:mod:`rmqueue.proofs.lemmas` are consequences of the hypotheses, proved in the same run.
 """
 
 from __future__ import annotations

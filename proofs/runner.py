@@ -3,7 +3,8 @@
 Several transitions share phases (``expand_step``, ``merge_step``...), so the runner proves
 each (phase, invariant, geometry) once and a row's result is the first non-proof among its
 phases (its time the sum of theirs).  A job's time budget covers all of its queries; Z3
-``unknown`` or a budget overrun is a failure, never a pass.
+``unknown`` or a budget overrun is a failure, never a pass.  The helper lemmas the rows
+assume (:mod:`rmqueue.proofs.lemmas`) are jobs of the same run; jobs start longest first.
 """
 
 from __future__ import annotations
