@@ -47,17 +47,35 @@ class JobResult:
     witness: dict[str, Any] = field(default_factory=dict)
 
 
-def _solve(levels: list[list[Bool]], case: list[Bool], g: Bool, deadline: float
-           ) -> tuple[str, Any, str]:
-    """One query under each hypothesis set of ``levels`` in turn, until one proves it."""
+def _solve(levels: list[list[Bool]], case: list[Bool], g: Bool, deadline: float,
+           hints: tuple[BV, ...] = (), max_order: int = 1) -> tuple[str, Any, str]:
+    """One query under each hypothesis set of ``levels`` in turn, until one proves it.
+
+    When a smaller set has a model, the next set is first asked for a model with the
+    ``hints`` terms (the phase's orders) fixed to that model's values, briefly: a model
+    found so is a counterexample of the full query; no model proves nothing, and the
+    unconstrained query follows."""
     out = _z3.Outcome("unknown", reason="budget spent")
-    for facts in levels:
+    fixed: list[Bool] = []
+    for n, facts in enumerate(levels, 1):
+        query = [*facts, *case, _z3.negate(g)]
+        if fixed:
+            left = deadline - time.monotonic()
+            hinted = _z3.check([*query, *fixed], max(1, int(min(left, 10.0) * 1000)))
+            if hinted.status == "sat":
+                return hinted.status, hinted.model, hinted.reason
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        out = _z3.check([*facts, *case, _z3.negate(g)], max(1, int(left * 1000)))
+        # A smaller set gets half of what is left, so the full set always has a turn.
+        cap = left if n == len(levels) else left / 2
+        out = _z3.check(query, max(1, int(cap * 1000)))
         if out.status == "unsat":
             break
+        if out.status == "sat":
+            fixed = [_z3.OPS.eq(h, _z3.OPS.val(_z3.eval_int(out.model, h))) for h in hints]
+        else:  # no model to copy: the largest orders, where models are found fastest
+            fixed = [_z3.OPS.eq(h, _z3.OPS.val(-1 % max_order)) for h in hints]
     return out.status, out.model, out.reason
 
 
@@ -118,8 +136,10 @@ def run_job(job: Job, budget_s: float) -> JobResult:
     levels = attempts(phase, p, job.invariant)
     deadline = t0 + budget_s
     n = 0
+    terms = dict(phase.terms)
+    hints = tuple(terms[n] for n in WITNESS_TERMS.get(job.phase, ()))
     for g, case in _queries(phase, job.invariant, p):
-        status, model, reason = _solve(levels, case, g, deadline)
+        status, model, reason = _solve(levels, case, g, deadline, hints, job.max_order)
         n += 1
         if status == "sat":
             return JobResult(job, "counterexample", time.monotonic() - t0, n,
