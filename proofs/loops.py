@@ -151,7 +151,7 @@ def merge_step(st: Step, bug: str | None) -> dict[str, BV]:
     _counted(st, o_.val(0) - nr, mt)
     st.touch(parent)
     st.establish("in-flight block ok", in_flight_ok(st.s, parent, k + o_.val(1), mt))
-    return {"page": m, "order": k, "migratetype": mt, "buddy": b}
+    return {"page": m, "order": k, "migratetype": mt, "buddy": b, "parent": parent}
 
 
 def merge_exit(st: Step, bug: str | None) -> dict[str, BV]:

@@ -13,28 +13,33 @@ lengths stay equal to the number of members, the delta form of the count invaria
 the extra conjuncts of the loop invariants (:mod:`rmqueue.proofs.loops`).
 
 ``p`` ranges over the pfn space of every zone, ``[0, 2^40)`` (:data:`PFN_LIMIT`).
+
+How a row is put to the solver (:mod:`rmqueue.proofs.strategy`) never changes what it
+proves: a query is tried first with the hypotheses its goal needs, then with all of them
+(:func:`attempts`); case splits are exhaustive; the helper lemmas of
+:mod:`rmqueue.proofs.lemmas` are consequences of the hypotheses, proved in the same run.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rmqueue.specs.invariants import INVARIANTS, Invariant
 from rmqueue.specs.sorts import PFN_LIMIT
 
-from . import _z3
+from . import _z3, lemmas
 from ._z3 import BV, OPS, Bool
 from .extra import config_axioms
 from .state import CPUS_MODELLED, LINUX, Geometry, SymState
-from .transitions import PHASES, TRANSITION_PHASES, TRANSITIONS, Phase
+from .strategy import ALIASES, ALL, COVER_LEMMA, ORDER_SPLITS, SLICES, Slice
+from .transitions import TRANSITIONS, Phase
 
 ALL_INVARIANTS: tuple[Invariant, ...] = INVARIANTS
 LIST_DELTA = "step_conditions"
 PAGE_INVARIANTS = tuple(i for i in ALL_INVARIANTS if i.kind == "page")
 COUNT_INVARIANTS = tuple(i for i in ALL_INVARIANTS if i.kind == "count")
+COUNT_NAMES = frozenset(i.name for i in COUNT_INVARIANTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +53,6 @@ class Obligation:
     @property
     def id(self) -> str:
         return f"{self.transition}:{self.invariant}@{self.geometry.name}"
-
-
-@dataclass(slots=True)
-class Result:
-    """The outcome of one row: ``proved``, ``counterexample``, ``unknown`` or ``timeout``."""
-
-    obligation: Obligation
-    status: str
-    seconds: float
-    phase: str = ""
-    detail: str = ""
-    witness: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "proved"
 
 
 def rows(geometries: tuple[Geometry, ...] = (LINUX,)) -> list[Obligation]:
@@ -87,18 +76,40 @@ def holds(inv: Invariant, s: SymState, p: BV) -> Bool:
     return OPS.and_(*(inv.formula(OPS, s, i) for i in domain(inv, s)))
 
 
-def hypotheses(phase: Phase, p: BV, invariant: str = "") -> list[Bool]:
-    """Config axioms, guards, and every invariant of the pre-state at ``p`` and the touched
-    pfns (the universally quantified invariant, instantiated where the step reads)."""
+def _names(sel: tuple[str, ...] | str, invariant: str, pool: tuple[Invariant, ...]
+           ) -> tuple[Invariant, ...]:
+    if sel == ALL:
+        return pool
+    wanted = {invariant if n == "=" else n for n in sel}
+    return tuple(i for i in pool if i.name in wanted)
+
+
+def hypotheses(phase: Phase, p: BV, invariant: str = "", sl: Slice | None = None) -> list[Bool]:
+    """Config axioms, guards, and the invariants of the pre-state at ``p`` and the touched
+    pfns (the universally quantified invariant, instantiated where the step reads): all of
+    them, or the first-attempt subset ``sl`` (:data:`rmqueue.proofs.strategy.SLICES`)."""
     pre = phase.pre
+    sl = sl or Slice()
     facts = config_axioms(pre) + list(phase.guards) + [OPS.ult(p, OPS.val(PFN_LIMIT))]
     extra = (buddy_term(pre, p),) if invariant in ("buddies_merged", "") else ()
-    for t in (p, *extra, *phase.touched):
-        for inv in PAGE_INVARIANTS:
+    sites = (p, *extra, *phase.touched) if sl.at_p else phase.touched
+    page = _names(sl.page, invariant, PAGE_INVARIANTS)
+    for t in sites:
+        for inv in page:
             facts.append(inv.formula(OPS, pre, t))
-    for inv in COUNT_INVARIANTS:
+    for inv in _names(sl.count, invariant, COUNT_INVARIANTS):
         facts.append(holds(inv, pre, p))
-    return facts
+    if invariant in COVER_LEMMA or not invariant:
+        facts += lemmas.instances(pre, phase.touched, (p, *phase.touched))
+    return facts + lemmas.phase_instances(phase.name, dict(phase.terms))
+
+
+def attempts(phase: Phase, p: BV, invariant: str) -> list[list[Bool]]:
+    """The hypothesis sets a query is tried with, in order: the goal's slice (if it has
+    one), then every hypothesis.  A counterexample is only ever one of the last."""
+    full = hypotheses(phase, p, invariant)
+    sl = SLICES.get(invariant)
+    return [full] if sl is None else [hypotheses(phase, p, invariant, sl), full]
 
 
 def goal(phase: Phase, invariant: str, p: BV) -> Bool:
@@ -114,63 +125,54 @@ WEIGHTED = ("nr_free_matches_lists", "free_pages_conserved", "free_cma_pages_con
             "zone_pages_conserved")
 
 
+def _cases(phase: Phase, invariant: str) -> list[list[Bool]]:
+    """Exhaustive case splits: the phase's split terms (weighted count invariants) and the
+    order terms of :data:`rmqueue.proofs.strategy.ORDER_SPLITS`."""
+    cases: list[list[Bool]] = [[]]
+    if invariant in WEIGHTED:
+        for term, n in phase.splits:
+            cases = [[*c, OPS.eq(term, OPS.val(v))] for c in cases for v in range(n)]
+    terms = dict(phase.terms)
+    mo = phase.pre.max_order
+    for name in ORDER_SPLITS.get((phase.name, invariant), ()):
+        t = terms[name]
+        values = [OPS.eq(t, OPS.val(v)) for v in range(mo)] + [OPS.ule(OPS.val(mo), t)]
+        cases = [[*c, v] for c in cases for v in values]
+    return cases
+
+
 def _queries(phase: Phase, invariant: str, p: BV) -> list[tuple[Bool, list[Bool]]]:
     """The (subgoal, case hypotheses) queries of one phase and invariant."""
-    goals = _z3.split(goal(phase, invariant, p))
+    whole = goal(phase, invariant, p)
+    # A count goal is one query per case: its orders share one adder tree, which the
+    # solver simplifies once (one query per order would redo it per order).
+    goals = [whole] if invariant in COUNT_NAMES else _z3.split(whole)
     if invariant == "blocks_disjoint" and phase.touched:
-        # Where p sits: on one of the pfns the step wrote, or elsewhere.
+        # Where p sits: on one of the pfns the step wrote, or elsewhere.  On a touched pfn
+        # t, the ancestors of t are where the goal reads: the cover lemma there.
         off = [OPS.not_(OPS.eq(p, t)) for t in phase.touched]
-        at = [[OPS.eq(p, t)] for t in phase.touched]
-        return [(g, c) for g in goals for c in [*at, off]]
-    if invariant not in WEIGHTED or not phase.splits:
-        return [(g, []) for g in goals]
-    cases: list[list[Bool]] = [[]]
-    for term, n in phase.splits:
-        cases = [[*c, OPS.eq(term, OPS.val(v))] for c in cases for v in range(n)]
-    return [(g, c) for g in goals for c in cases]
+        terms = dict(phase.terms)
+        at: list[list[Bool]] = []
+        for t in phase.touched:
+            anc = tuple(t & ~((OPS.val(1) << OPS.val(j)) - OPS.val(1))
+                        for j in range(1, phase.pre.max_order))
+            here = [OPS.eq(p, t), *lemmas.instances(phase.pre, anc, phase.touched),
+                    *lemmas.instances(phase.pre, phase.touched, anc)]
+            alts = [terms[a] for (ph, n), names in ALIASES.items()
+                    if ph == phase.name and terms[n] is t for a in names]
+            if not alts:
+                at.append(here)
+                continue
+            at += [[*here, OPS.eq(t, a)] for a in alts]
+            at.append([*here, *(OPS.not_(OPS.eq(t, a)) for a in alts)])
+        return [(g, [*c, *k]) for g in goals for c in [*at, off]
+                for k in _cases(phase, invariant)]
+    return [(g, c) for g in goals for c in _cases(phase, invariant)]
 
 
 def buddy_term(s: SymState, p: BV) -> BV:
     """The pfn ``buddies_merged`` reads besides ``p``: its buddy at its free order."""
     return p ^ (OPS.val(1) << s.free_order(p))
-
-
-def phases(ob: Obligation, bug: str | None = None) -> list[Phase]:
-    return [PHASES[name](ob.geometry, bug) for name in TRANSITION_PHASES[ob.transition]]
-
-
-def prove(ob: Obligation, timeout_ms: int = 60000, bug: str | None = None,
-          extra: Callable[[Phase], list[Bool]] | None = None) -> Result:
-    """Prove one row (all phases of its transition)."""
-    t0 = time.monotonic()
-    p = _z3.word("p")
-    for phase in phases(ob, bug):
-        facts = hypotheses(phase, p, ob.invariant) + (extra(phase) if extra else [])
-        for g, case in _queries(phase, ob.invariant, p):
-            out = _z3.check([*facts, *case, _z3.negate(g)], timeout_ms)
-            if out.status == "sat":
-                return Result(ob, "counterexample", time.monotonic() - t0, phase.name,
-                              describe(out.model, phase, ob.invariant, p, g),
-                              {"model": out.model, "phase": phase, "p": p})
-            if out.status == "unknown":
-                status = "timeout" if "timeout" in out.reason or "canceled" in out.reason \
-                    else "unknown"
-                return Result(ob, status, time.monotonic() - t0, phase.name, out.reason)
-    return Result(ob, "proved", time.monotonic() - t0)
-
-
-def witness(ob: Obligation, timeout_ms: int = 60000) -> Result:
-    """Non-vacuity: the hypotheses of every phase are satisfiable; returns a witness."""
-    t0 = time.monotonic()
-    p = _z3.word("p")
-    seen: dict[str, Any] = {}
-    for phase in phases(ob):
-        out = _z3.check(hypotheses(phase, p), timeout_ms)
-        if out.status != "sat":
-            return Result(ob, "vacuous" if out.status == "unsat" else out.status,
-                          time.monotonic() - t0, phase.name, out.reason)
-        seen[phase.name] = summary(out.model, phase, p)
-    return Result(ob, "satisfiable", time.monotonic() - t0, witness=seen)
 
 
 def summary(model: Any, phase: Phase, p: BV) -> dict[str, Any]:
@@ -219,4 +221,4 @@ def describe(model: Any, phase: Phase, invariant: str, p: BV, g: Bool) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ALL_INVARIANTS", "LIST_DELTA", "Obligation", "Result", "prove", "rows", "witness"]
+__all__ = ["ALL_INVARIANTS", "LIST_DELTA", "Obligation", "attempts", "hypotheses", "rows"]

@@ -6,16 +6,19 @@ from __future__ import annotations
 import pytest
 
 from rmqueue.model.allocator import Allocator
+from rmqueue.proofs import _z3
 from rmqueue.proofs.frame import frame_lemmas
-from rmqueue.proofs.obligations import ALL_INVARIANTS, LIST_DELTA, Obligation, rows
+from rmqueue.proofs.lemmas import LEMMAS, lemma_queries
+from rmqueue.proofs.obligations import ALL_INVARIANTS, LIST_DELTA, Obligation, attempts, rows
 from rmqueue.proofs.replay import (
     BUG_SITES,
     REPLAY_CONFIG,
     ROUTE_STATE,
     sensitivity,
 )
-from rmqueue.proofs.runner import Job, run_job
+from rmqueue.proofs.runner import LEMMA, Job, run_job
 from rmqueue.proofs.state import SMALL
+from rmqueue.proofs.strategy import SLICES
 from rmqueue.proofs.transitions import BUGS, PHASES, TRANSITION_PHASES, TRANSITIONS
 from rmqueue.specs.check import StepChecker
 
@@ -146,3 +149,28 @@ def test_every_row_small(ob: Obligation) -> None:
     for phase in TRANSITION_PHASES[ob.transition]:
         r = run_job(_job(phase, ob.invariant), BUDGET)
         assert r.status == "proved", f"{phase}: {r.status}\n{r.detail}"
+
+
+@pytest.mark.parametrize("name", LEMMAS)
+def test_helper_lemma_proved(name: str) -> None:
+    r = run_job(Job(LEMMA, name, SMALL.max_order, SMALL.pageblock_order), BUDGET)
+    assert r.status == "proved", r.detail
+
+
+def test_cover_lemma_needs_blocks_disjoint() -> None:
+    """The cover lemma is not true of any state: without blocks_disjoint some case has a
+    counterexample (so assuming it in the rows assumes something the run must prove)."""
+    facts, queries = lemma_queries("inside_not_head", SMALL)
+    weak = facts[:-1]  # drop blocks_disjoint at x
+    outcomes = {_z3.check([*weak, *case, _z3.negate(g)], 30000).status for g, case in queries}
+    assert "sat" in outcomes
+
+
+def test_first_attempt_is_a_subset() -> None:
+    """A first attempt's hypotheses are among the full ones (a proof from them is a proof)."""
+    phase = PHASES["merge_step"](SMALL, None)
+    p = _z3.word("p")
+    for inv in SLICES:
+        levels = attempts(phase, p, inv)
+        full = {f.get_id() for f in levels[-1]}
+        assert all(f.get_id() in full for f in levels[0]), inv
