@@ -18,7 +18,7 @@ without PageBuddy...) are stored as 0, and :func:`differences` ignores them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,25 @@ PAGE_FIELDS = ("buddy", "buddy_order", "on_free", "free_order", "free_mt", "on_p
 # a field and the flag that makes it meaningful
 MEANINGFUL = {"buddy_order": "buddy", "free_order": "on_free", "free_mt": "on_free",
               "pcp_cpu": "on_pcp", "pcp_index": "on_pcp", "alloc_order": "allocated"}
+
+
+def count_names(nr_free: Sequence[Any], free_len: Sequence[Sequence[Any]],
+                pcp_count: Sequence[Any], pcp_len: Sequence[Sequence[Any]],
+                counters: Sequence[Any]) -> dict[str, Any]:
+    """The counts of a state by name (``nr_free[o]``, ``len(free_list[o][t])``, ...), for
+    concrete values and symbolic terms alike, so that the two are compared name by name."""
+    out: dict[str, Any] = {}
+    for o, v in enumerate(nr_free):
+        out[f"nr_free[{o}]"] = v
+        for t in range(MIGRATE_TYPES):
+            out[f"len(free_list[{o}][{t}])"] = free_len[o][t]
+    for c in range(CPUS_MODELLED):
+        out[f"pcp[{c}].count"] = pcp_count[c]
+        for t in range(MIGRATE_PCPTYPES):
+            out[f"len(pcp[{c}].lists[{t}])"] = pcp_len[c][t]
+    for item in range(NR_VM_ITEMS):
+        out[f"vm_stat[{item}]"] = counters[item]
+    return out
 
 
 @dataclass(slots=True)
@@ -80,16 +99,8 @@ class Concrete:
                                "other_pcp_pages": self.other_pcp_pages, "high": self.high,
                                "batch": self.batch, "allocated_pages": self.allocated_pages,
                                "alloc_batch_init": self.alloc_batch_init, "fair": int(self.fair)}
-        for o, v in enumerate(self.nr_free):
-            out[f"nr_free[{o}]"] = v
-            for t in range(MIGRATE_TYPES):
-                out[f"len(free_list[{o}][{t}])"] = self.free_len[o][t]
-        for c in range(CPUS_MODELLED):
-            out[f"pcp[{c}].count"] = self.pcp_count[c]
-            for t in range(MIGRATE_PCPTYPES):
-                out[f"len(pcp[{c}].lists[{t}])"] = self.pcp_len[c][t]
-        for item, v in enumerate(self.counters):
-            out[f"vm_stat[{item}]"] = v
+        out.update(count_names(self.nr_free, self.free_len, self.pcp_count, self.pcp_len,
+                               self.counters))
         return out
 
 
@@ -158,16 +169,8 @@ def _scalar_terms(s: SymState) -> dict[str, object]:
                               "other_pcp_pages": s.c_other_pcp_pages, "high": s.c_high,
                               "batch": s.c_batch, "allocated_pages": s.c_allocated_pages,
                               "alloc_batch_init": s.c_alloc_batch_init}
-    for o in range(s.max_order):
-        out[f"nr_free[{o}]"] = s.c_nr_free[o]
-        for t in range(MIGRATE_TYPES):
-            out[f"len(free_list[{o}][{t}])"] = s.c_free_len[o][t]
-    for c in range(CPUS_MODELLED):
-        out[f"pcp[{c}].count"] = s.c_pcp_count[c]
-        for t in range(MIGRATE_PCPTYPES):
-            out[f"len(pcp[{c}].lists[{t}])"] = s.c_pcp_len[c][t]
-    for item in range(NR_VM_ITEMS):
-        out[f"vm_stat[{item}]"] = s.c_counters[item]
+    out.update(count_names(s.c_nr_free, s.c_free_len, s.c_pcp_count, s.c_pcp_len,
+                           s.c_counters))
     return out
 
 
